@@ -1,0 +1,62 @@
+# receivables — run `make help` for the list of targets.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+JARS := .jars
+INPUT ?= data
+OUTPUT ?= output
+AS_OF ?=
+AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup check-tools jars run test test-unit test-e2e demo generate lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: check-tools $(BIN)/receivables jars ## create .venv, install the package, fetch Delta jars (once)
+	@echo "setup complete: $(BIN)/receivables and $(JARS)/ are ready; later runs work offline"
+
+check-tools:
+	@command -v java >/dev/null || { echo "setup: Java 17+ is required (java not found on PATH); install a JDK 17, e.g. apt-get install openjdk-17-jdk-headless"; exit 1; }
+	@v=$$(java -version 2>&1 | awk -F'"' '/version/ {print $$2}' | cut -d. -f1); [ "$$v" -ge 17 ] 2>/dev/null || { echo "setup: Java 17+ is required, found Java $$v"; exit 1; }
+	@command -v mvn >/dev/null || { echo "setup: Maven is required to fetch Delta's jars (mvn not found on PATH); install it, e.g. apt-get install maven"; exit 1; }
+	@command -v $(PY) >/dev/null || { echo "setup: Python 3.11 is required ($(PY) not found on PATH)"; exit 1; }
+
+$(BIN)/receivables: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+jars: $(JARS)/.verified ## fetch Delta's jars from Maven Central into .jars/ and verify checksums
+
+$(JARS)/.verified: jars/pom.xml jars/SHA256SUMS
+	rm -rf $(JARS) && mkdir -p $(JARS)
+	mvn -q -B --strict-checksums -f jars/pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DincludeGroupIds=io.delta,io.unitycatalog \
+	    -DoutputDirectory=$(CURDIR)/$(JARS)
+	cd $(JARS) && sha256sum --quiet -c ../jars/SHA256SUMS
+	@touch $@
+
+run: ## process data/ into output/ (AS_OF=YYYY-MM-DD to pin the as-of date)
+	$(BIN)/receivables run --input-dir $(INPUT) --output-dir $(OUTPUT) $(AS_OF_FLAG)
+
+test: ## run the whole test suite (unit + end-to-end)
+	$(BIN)/pytest -q
+
+test-unit: ## unit tests only
+	$(BIN)/pytest -q tests/unit
+
+test-e2e: ## end-to-end tests only
+	$(BIN)/pytest -q tests/e2e
+
+generate: ## regenerate the shipped sample in data/ (deterministic)
+	$(BIN)/receivables generate --out-dir $(INPUT) --invoices 10000 --seed 7
+
+lint: ## ruff
+	$(BIN)/ruff check src tests
+
+clean: ## remove output/ and Spark scratch
+	rm -rf $(OUTPUT) spark-warehouse metastore_db derby.log

@@ -1,0 +1,1 @@
+"""Bronze: every delivered row as delivered (strings), plus lineage."""

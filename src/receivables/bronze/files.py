@@ -1,0 +1,173 @@
+"""Finding delivered files and checking them before Spark reads a byte.
+
+A plain-Python pass over each new file computes its SHA-256, proves it is UTF-8, checks
+the header against the entity's columns and counts CSV records independently of Spark's
+reader (the count bronze must match). It also tells whether any record spans lines, so
+Spark's whole-file ``multiLine`` parsing is used only where needed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from receivables.entities import ENTITIES, Entity
+from receivables.errors import InputFileError, MissingInputError
+
+_CHUNK = 1 << 20
+_BOM = codecs.BOM_UTF8
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    """A file found in the input directory for one entity."""
+
+    entity: Entity
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the pre-pass learned about one file."""
+
+    entity: str
+    path: str
+    checksum: str
+    size_bytes: int
+    header: tuple[str, ...]  # canonical column names, in file order
+    records: int
+    multiline: bool
+    has_bom: bool
+
+
+def discover(input_dir: str | Path) -> list[DeliveredFile]:
+    """Every CSV delivered for each entity: ``<entity>.csv`` and ``<entity>/*.csv``.
+
+    Paths are resolved and must stay inside the input root: a symlink pointing out of it
+    is refused rather than followed.
+    """
+    root = Path(input_dir).resolve()
+    if not root.is_dir():
+        raise MissingInputError(f"input directory {input_dir} does not exist")
+    found: list[DeliveredFile] = []
+    for entity in ENTITIES:
+        candidates = [root / f"{entity.name}.csv"]
+        folder = root / entity.name
+        if folder.is_dir():
+            candidates += sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv")
+        files = [p for p in candidates if p.exists() or p.is_symlink()]
+        for path in files:
+            real = path.resolve()
+            if root not in real.parents:
+                raise InputFileError(
+                    str(path), f"resolves to {real}, outside the input root {root}; refused"
+                )
+            if not real.is_file():
+                raise InputFileError(str(path), "is not a regular file")
+            found.append(DeliveredFile(entity, path))
+        if not files and entity.file_required:
+            raise MissingInputError(
+                f"{root} has no {entity.name}.csv nor {entity.name}/*.csv: "
+                f"every run needs the {entity.name} extract (a header-only file is fine)"
+            )
+    return found
+
+
+def checksum(path: Path) -> str:
+    """SHA-256 of the file's bytes; also proves they are valid UTF-8."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad_line = line + chunk[: exc.start].count(b"\n")
+                raise InputFileError(
+                    str(path),
+                    f"is not UTF-8 (byte 0x{chunk[exc.start]:02x}); re-export the extract as UTF-8",
+                    bad_line,
+                ) from None
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise InputFileError(str(path), "ends inside a UTF-8 character", line) from None
+    return digest.hexdigest()
+
+
+def canonical_header(entity: Entity, path: str, raw: list[str]) -> tuple[str, ...]:
+    """Map the delivered header to canonical names, or raise naming what is wrong."""
+    names = [entity.aliases.get(h.strip(), h.strip()) for h in raw]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputFileError(path, f"header repeats column(s) {', '.join(dupes)}", 1)
+    missing = [c for c in entity.required if c not in names]
+    if missing:
+        raise InputFileError(
+            path,
+            f"header lacks {', '.join(missing)} (expected {', '.join(entity.required)}"
+            + (f"; optional {', '.join(entity.optional)}" if entity.optional else "")
+            + f"; found {', '.join(raw)})",
+            1,
+        )
+    extra = [n for n in names if n not in entity.columns]
+    if extra:
+        raise InputFileError(
+            path,
+            f"header has unexpected column(s) {', '.join(extra)} for {entity.name}; "
+            f"expected {', '.join(entity.columns)}",
+            1,
+        )
+    return tuple(names)
+
+
+def inspect(delivered: DeliveredFile) -> FileFacts:
+    """Checksum, header and record count of one file; raises InputFileError if unusable."""
+    path = delivered.path
+    name = str(path)
+    digest = checksum(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise InputFileError(name, "is empty (0 bytes, not even a header); expected a header row")
+    with path.open("rb") as fh:
+        has_bom = fh.read(3) == _BOM
+    records = 0
+    multiline = False
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, strict=True)
+        try:
+            header = canonical_header(delivered.entity, name, next(reader))
+            last_line = reader.line_num
+            for row in reader:
+                if row:  # Spark skips blank lines too
+                    records += 1
+                    if reader.line_num - last_line > 1:
+                        multiline = True
+                last_line = reader.line_num
+        except csv.Error as exc:
+            raise InputFileError(
+                name,
+                f"is not valid CSV ({exc}); look for an unterminated quote at or before this line",
+                reader.line_num,
+            ) from None
+    return FileFacts(
+        entity=delivered.entity.name,
+        path=os.fspath(path),
+        checksum=digest,
+        size_bytes=size,
+        header=header,
+        records=records,
+        multiline=multiline,
+        has_bom=has_bom,
+    )

@@ -1,0 +1,190 @@
+"""`receivables` command line. The CLI picks paths, configuration and the as-of date;
+everything else comes from conf/ and the pipeline modules. Only here is the clock read."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import secrets
+import sys
+from zoneinfo import ZoneInfo
+
+from receivables import __version__
+from receivables.config import ConfigError, Settings, load_settings
+from receivables.errors import ReceivablesError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def _new_run_id(now: dt.datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _output_uri(text: str) -> str:
+    """Local paths become absolute; URIs (s3a://, abfss://, hdfs://, file:) pass unchanged."""
+    from receivables.ops.lock import local_path
+
+    path = local_path(text)
+    if path is None or text.startswith("file:"):
+        return text
+    import os
+
+    return os.path.abspath(path)
+
+
+def _common(p: argparse.ArgumentParser, output: bool = True) -> None:
+    if output:
+        p.add_argument("--output-dir", default="output", help="where the tables live (path or URI; default: output)")
+    p.add_argument("--conf", help="YAML file merged over conf/base.yaml")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-dir", default="data", help="folder of CSV extracts (default: data)")
+    _common(p)
+    p.add_argument("--as-of", type=_date, help="business date to report for (default: today in the configured time zone)")
+    p.add_argument("--run-id", help="run id to use (default: generated from the clock)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="receivables",
+        description="Incremental Delta Lake lakehouse for accounts receivable.",
+    )
+    parser.add_argument("--version", action="version", version=f"receivables {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="nightly run: ingest new files, update silver and gold",
+                       description="Ingest files not seen before, MERGE changed rows into silver and "
+                       "recompute the affected invoices and accounts in gold.")
+    _run_args(p)
+
+    p = sub.add_parser("rebuild", help="recompute silver and gold from everything in bronze",
+                       description="Re-derive every silver and gold table from bronze (no new files are read).")
+    _common(p)
+    p.add_argument("--as-of", type=_date, help="business date (default: today)")
+    p.add_argument("--run-id")
+
+    p = sub.add_parser("reprocess", help="re-derive invoices issued in a date range from bronze",
+                       description="Re-derive silver and gold for invoices whose date_issued lies in "
+                       "[--from, --to]; other rows are not rewritten.")
+    _common(p)
+    p.add_argument("--from", dest="date_from", type=_date, required=True)
+    p.add_argument("--to", dest="date_to", type=_date, required=True)
+    p.add_argument("--as-of", type=_date, help="business date (default: today)")
+    p.add_argument("--run-id")
+
+    p = sub.add_parser("sql", help="run a Spark SQL query over bronze.*, silver.*, gold.*, ops.*",
+                       description="Run one SQL statement with every table registered by name.")
+    _common(p)
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
+
+    p = sub.add_parser("generate", help="write deterministic sample extracts",
+                       description="Generate billing extracts that look like the real ones.")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--invoices", type=int, default=5000)
+    p.add_argument("--accounts", type=int, default=200)
+    p.add_argument("--skus", type=int, default=100)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--start", type=_date, default=dt.date(2024, 1, 1), help="first issue date")
+    p.add_argument("--days", type=int, default=365, help="issue dates span this many days")
+    p.add_argument("--no-payments-file", action="store_true", help="only payment_dates on invoices")
+    return parser
+
+
+def _today(settings: Settings) -> dt.date:
+    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _context(args: argparse.Namespace, settings: Settings, command: str, input_dir: str | None):
+    from receivables.pipeline import RunContext
+    from receivables.spark import build_session
+
+    started = _now()
+    return RunContext(
+        spark=build_session(settings),
+        settings=settings,
+        output_dir=_output_uri(args.output_dir),
+        as_of=args.as_of or _today(settings),
+        run_id=args.run_id or _new_run_id(started),
+        started_at=started,
+        command=command,
+        input_dir=input_dir,
+    )
+
+
+def _print_result(result) -> int:
+    rec = result.record
+    print(f"run {rec.run_id} ({rec.command}, as of {rec.as_of}): {result.status}")
+    for key in sorted(rec.counts):
+        print(f"  {key:48s} {rec.counts[key]:>10,}")
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 1
+    s = result.summary
+    print(
+        f"gold: {s['invoices']:,} invoices, {s['open_invoices']:,} open, "
+        f"{s['past_due_invoices']:,} past due, {s['incomplete_invoices']:,} incomplete; "
+        f"unpaid total {s['unpaid_total']:,}, past due {s['past_due_total']:,}, "
+        f"credit {s['credit_total']:,}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "generate":
+            from receivables.generate import generate
+
+            written = generate(
+                args.out_dir, invoices=args.invoices, accounts=args.accounts, skus=args.skus,
+                seed=args.seed, start=args.start, days=args.days,
+                payments_file=not args.no_payments_file,
+            )
+            for name, rows in written.items():
+                print(f"{name}: {rows:,} rows")
+            return 0
+        settings = load_settings(args.conf)
+        from receivables import pipeline
+
+        if args.command == "run":
+            ctx = _context(args, settings, "run", args.input_dir)
+            return _print_result(pipeline.execute(ctx))
+        if args.command == "rebuild":
+            ctx = _context(args, settings, "rebuild", None)
+            return _print_result(pipeline.execute(ctx, pipeline.Scope(full=True)))
+        if args.command == "reprocess":
+            if args.date_from > args.date_to:
+                raise ReceivablesError("--from must not be after --to")
+            ctx = _context(args, settings, "reprocess", None)
+            scope = pipeline.Scope(issued_from=args.date_from, issued_to=args.date_to)
+            return _print_result(pipeline.execute(ctx, scope))
+        if args.command == "sql":
+            from receivables import io
+            from receivables.spark import build_session
+
+            spark = build_session(settings)
+            io.register_catalog(spark, _output_uri(args.output_dir), pipeline.CATALOG)
+            df = spark.sql(args.query)
+            df.show(args.limit, truncate=False)
+            return 0
+    except (ReceivablesError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The billing extracts: names, keys and the header each file must carry (SPEC §1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One extract: its key, required and optional columns, and header aliases."""
+
+    name: str
+    key: tuple[str, ...]
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+    file_required: bool = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column bronze stores for this entity, in a fixed order."""
+        return self.required + self.optional
+
+
+ACCOUNTS = Entity(
+    name="accounts",
+    key=("account_id",),
+    required=(
+        "account_id",
+        "company_name",
+        "company_address",
+        "contact_person",
+        "contact_phone",
+        "gender",
+        "joining_date",
+    ),
+    optional=("payment_terms_days",),
+)
+SKUS = Entity(
+    name="skus",
+    key=("item_id",),
+    required=("item_id", "item_name", "item_description", "item_cost_price", "item_retail_price"),
+)
+INVOICES = Entity(
+    name="invoices",
+    key=("invoice_id",),
+    required=("invoice_id", "account_id", "date_issued"),
+    optional=("due_date", "payment_dates"),
+    aliases={"payment_date": "payment_dates"},
+)
+LINE_ITEMS = Entity(
+    name="invoice_line_items",
+    key=("invoice_id", "item_id"),
+    required=("invoice_id", "item_id", "quantity"),
+)
+PAYMENTS = Entity(
+    name="payments",
+    key=("payment_id",),
+    required=("payment_id", "invoice_id", "payment_date", "amount"),
+    file_required=False,
+)
+
+ENTITIES: tuple[Entity, ...] = (ACCOUNTS, SKUS, INVOICES, LINE_ITEMS, PAYMENTS)
+BY_NAME = {e.name: e for e in ENTITIES}

@@ -1,0 +1,1 @@
+"""Gold: the answers — invoice aging and what each account owes."""

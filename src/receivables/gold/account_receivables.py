@@ -1,0 +1,73 @@
+"""gold.account_receivables — one row per account_id that has invoices issued by as_of.
+
+unpaid_total = Σ outstanding; past_due_total = Σ outstanding of invoices past due; one
+amount column per aging bucket; credit_balance = Σ overpayments. No contact data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DateType, TimestampType
+
+from receivables.silver.conform import row_hash
+from receivables.silver.parse import MONEY
+
+BUCKET_COLUMNS = {
+    "current": "current_amount",
+    "1-30": "past_due_1_30",
+    "31-60": "past_due_31_60",
+    "61-90": "past_due_61_90",
+    "90+": "past_due_90_plus",
+}
+BUSINESS_COLUMNS = [
+    "account_id",
+    "company_name",
+    "unpaid_total",
+    "open_invoices",
+    "past_due_total",
+    *BUCKET_COLUMNS.values(),
+    "max_days_past_due",
+    "credit_balance",
+    "invoice_count",
+    "incomplete_invoices",
+]
+
+
+def _money_sum(condition, column: str = "outstanding"):
+    return F.coalesce(F.sum(F.when(condition, F.col(column))), F.lit(0)).cast(MONEY)
+
+
+def build_account_receivables(
+    aging: DataFrame,
+    accounts: DataFrame,
+    *,
+    as_of: dt.date,
+    run_id: str,
+    updated_at: dt.datetime,
+) -> DataFrame:
+    """Roll invoice aging up to accounts (the caller scopes ``aging`` to affected accounts)."""
+    bucket = F.col("aging_bucket")
+    totals = aging.groupBy("account_id").agg(
+        _money_sum(F.lit(True)).alias("unpaid_total"),
+        F.count(F.when(F.col("outstanding") > 0, 1)).alias("open_invoices"),
+        _money_sum(F.col("days_past_due") > 0).alias("past_due_total"),
+        *[_money_sum(bucket == b).alias(name) for b, name in BUCKET_COLUMNS.items()],
+        F.max("days_past_due").cast("int").alias("max_days_past_due"),
+        _money_sum(F.lit(True), "credit_amount").alias("credit_balance"),
+        F.count(F.lit(1)).alias("invoice_count"),
+        F.count(F.when(~F.col("is_complete"), 1)).alias("incomplete_invoices"),
+    )
+    names = accounts.select("account_id", "company_name")
+    return (
+        totals.join(names, "account_id", "left")
+        .select(
+            *BUSINESS_COLUMNS,
+            F.lit(as_of).cast(DateType()).alias("as_of_date"),
+            F.lit(run_id).alias("run_id"),
+            F.lit(updated_at).cast(TimestampType()).alias("updated_at"),
+            row_hash(BUSINESS_COLUMNS).alias("_row_hash"),
+        )
+    )

@@ -1,0 +1,171 @@
+"""gold.invoice_aging — one row per invoice_id issued on or before the as-of date.
+
+Rules (SPEC §2): total = Σ quantity × the SKU retail price in effect on date_issued;
+due date = given due_date, else date_issued + the account's terms, else + default terms;
+paid_to_date = payments dated up to as_of (plus the invoice total when its
+``paid_in_full_date`` is on or before as_of); outstanding = max(total − paid, 0), the
+excess is ``credit_amount``; days_past_due = as_of − due_date when outstanding > 0 and
+as_of > due_date, else 0. An invoice whose lines, prices or account have not arrived is
+``is_complete = false`` with ``missing_inputs`` naming what is missing.
+
+``as_of_date``, ``run_id`` and ``updated_at`` tell which run last changed the row: a row
+whose values do not change is not rewritten (paid invoices do not age).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DateType, IntegerType, TimestampType
+
+from receivables.silver.conform import row_hash
+from receivables.silver.parse import MONEY
+
+BUSINESS_COLUMNS = [
+    "invoice_id",
+    "account_id",
+    "date_issued",
+    "due_date",
+    "invoice_total",
+    "paid_to_date",
+    "outstanding",
+    "credit_amount",
+    "days_past_due",
+    "aging_bucket",
+    "line_count",
+    "is_complete",
+    "missing_inputs",
+]
+
+
+def _zero() -> Column:
+    return F.lit(0).cast(MONEY)
+
+
+def aging_bucket(outstanding: Column, days_past_due: Column) -> Column:
+    """paid / current / 1-30 / 31-60 / 61-90 / 90+."""
+    return (
+        F.when(outstanding <= 0, "paid")
+        .when(days_past_due == 0, "current")
+        .when(days_past_due <= 30, "1-30")
+        .when(days_past_due <= 60, "31-60")
+        .when(days_past_due <= 90, "61-90")
+        .otherwise("90+")
+    )
+
+
+def filter_issued_by(invoices: DataFrame, as_of: dt.date) -> DataFrame:
+    return invoices.filter(F.col("date_issued") <= F.lit(as_of))
+
+
+def with_totals(invoices: DataFrame, line_items: DataFrame, skus: DataFrame) -> DataFrame:
+    """Adds invoice_total, line_count and priced_count (lines with a price in effect)."""
+    lines = (
+        line_items.join(invoices.select("invoice_id", "date_issued"), "invoice_id")
+        .alias("l")
+        .join(
+            F.broadcast(skus.select("item_id", "item_retail_price", "valid_from", "valid_to")).alias("s"),
+            (F.col("l.item_id") == F.col("s.item_id"))
+            & (F.col("s.valid_from") <= F.col("l.date_issued"))
+            & (F.col("s.valid_to").isNull() | (F.col("l.date_issued") < F.col("s.valid_to"))),
+            "left",
+        )
+        .groupBy("l.invoice_id")
+        .agg(
+            F.count(F.lit(1)).alias("line_count"),
+            F.count("s.item_retail_price").alias("priced_count"),
+            F.sum(F.col("l.quantity") * F.col("s.item_retail_price")).alias("_total"),
+        )
+    )
+    return invoices.join(lines, "invoice_id", "left").select(
+        invoices["*"],
+        F.coalesce("line_count", F.lit(0)).cast("long").alias("line_count"),
+        F.coalesce("priced_count", F.lit(0)).cast("long").alias("priced_count"),
+        F.coalesce(F.col("_total").cast(MONEY), _zero()).alias("invoice_total"),
+    )
+
+
+def with_payments(invoices: DataFrame, payments: DataFrame, as_of: dt.date) -> DataFrame:
+    """Adds paid_to_date: payments up to as_of plus a paid-in-full date up to as_of."""
+    paid = (
+        payments.filter(F.col("payment_date") <= F.lit(as_of))
+        .groupBy("invoice_id")
+        .agg(F.sum("amount").alias("_paid"))
+    )
+    in_full = F.when(F.col("paid_in_full_date") <= F.lit(as_of), F.col("invoice_total")).otherwise(_zero())
+    return invoices.join(paid, "invoice_id", "left").withColumn(
+        "paid_to_date", (F.coalesce(F.col("_paid"), _zero()) + in_full).cast(MONEY)
+    )
+
+
+def with_due_date(invoices: DataFrame, accounts: DataFrame, default_terms_days: int) -> DataFrame:
+    """Adds due_date (given, else issued + account terms, else + default) and has_account."""
+    terms = accounts.select(
+        "account_id", "payment_terms_days", F.lit(True).alias("has_account")
+    )
+    joined = invoices.join(F.broadcast(terms), "account_id", "left")
+    days = F.coalesce(F.col("payment_terms_days"), F.lit(default_terms_days)).cast(IntegerType())
+    return joined.withColumn(
+        "due_date",
+        F.coalesce(F.col("due_date"), F.date_add(F.col("date_issued"), days)).cast(DateType()),
+    ).withColumn("has_account", F.coalesce("has_account", F.lit(False)))
+
+
+def with_aging(invoices: DataFrame, as_of: dt.date) -> DataFrame:
+    """Adds outstanding, credit_amount, days_past_due and aging_bucket."""
+    total, paid = F.col("invoice_total"), F.col("paid_to_date")
+    outstanding = F.greatest(total - paid, _zero()).cast(MONEY)
+    late = F.datediff(F.lit(as_of), F.col("due_date"))
+    days = F.when((outstanding > 0) & (late > 0), late).otherwise(F.lit(0)).cast(IntegerType())
+    return (
+        invoices.withColumn("outstanding", outstanding)
+        .withColumn("credit_amount", F.greatest(paid - total, _zero()).cast(MONEY))
+        .withColumn("days_past_due", days)
+        .withColumn("aging_bucket", aging_bucket(F.col("outstanding"), F.col("days_past_due")))
+    )
+
+
+def with_completeness(invoices: DataFrame) -> DataFrame:
+    """Adds is_complete and missing_inputs ("line_items", "sku_price", "account")."""
+    missing = F.concat_ws(
+        ",",
+        F.when(F.col("line_count") == 0, F.lit("line_items")),
+        F.when(F.col("priced_count") < F.col("line_count"), F.lit("sku_price")),
+        F.when(~F.col("has_account"), F.lit("account")),
+    )
+    return invoices.withColumn(
+        "missing_inputs", F.when(missing == "", F.lit(None)).otherwise(missing)
+    ).withColumn("is_complete", F.col("missing_inputs").isNull())
+
+
+def build_invoice_aging(
+    invoices: DataFrame,
+    line_items: DataFrame,
+    skus: DataFrame,
+    payments: DataFrame,
+    accounts: DataFrame,
+    *,
+    as_of: dt.date,
+    run_id: str,
+    updated_at: dt.datetime,
+    default_terms_days: int,
+) -> DataFrame:
+    """Gold invoice aging for the given silver invoices (already scoped by the caller)."""
+    return (
+        invoices.select("invoice_id", "account_id", "date_issued", "due_date", "paid_in_full_date")
+        .transform(lambda df: filter_issued_by(df, as_of))
+        .transform(lambda df: with_totals(df, line_items, skus))
+        .transform(lambda df: with_payments(df, payments, as_of))
+        .transform(lambda df: with_due_date(df, accounts, default_terms_days))
+        .transform(lambda df: with_aging(df, as_of))
+        .transform(with_completeness)
+        .select(
+            *BUSINESS_COLUMNS,
+            F.lit(as_of).cast(DateType()).alias("as_of_date"),
+            F.lit(run_id).alias("run_id"),
+            F.lit(updated_at).cast(TimestampType()).alias("updated_at"),
+            row_hash(BUSINESS_COLUMNS).alias("_row_hash"),
+        )
+    )

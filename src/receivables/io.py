@@ -1,0 +1,180 @@
+"""All reads and writes of Delta tables, and the run's commit tagging.
+
+Tables live at ``<output_dir>/<layer>/<table>``; ``output_dir`` may be any
+Hadoop-compatible URI. Layer code receives DataFrames and hands DataFrames back to the
+functions here; it never opens files or sessions itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def table_path(output_dir: str, layer: str, table: str) -> str:
+    """Where a table lives: ``<output_dir>/<layer>/<table>``."""
+    return f"{output_dir.rstrip('/')}/{layer}/{table}"
+
+
+def is_table(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def ensure_table(
+    spark: SparkSession,
+    path: str,
+    schema: StructType,
+    properties: dict[str, str],
+    partition_by: Sequence[str] = (),
+) -> None:
+    """Create an empty Delta table with this schema and these properties if absent."""
+    if is_table(spark, path):
+        return
+    nullable = StructType([f.__class__(f.name, f.dataType, True) for f in schema.fields])
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(nullable)
+    for key, value in properties.items():
+        builder = builder.property(key, value)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    builder.execute()
+
+
+def read(spark: SparkSession, path: str) -> DataFrame:
+    return spark.read.format("delta").load(path)
+
+
+def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
+    return spark.read.format("delta").option("versionAsOf", version).load(path)
+
+
+def version(spark: SparkSession, path: str) -> int:
+    """The latest committed version of a table (-1 if it does not exist)."""
+    if not is_table(spark, path):
+        return -1
+    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+
+
+def append(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:
+    ensure_table(df.sparkSession, path, df.schema, properties or {})
+    df.write.format("delta").mode("append").save(path)
+
+
+def insert_new(
+    spark: SparkSession,
+    source: DataFrame,
+    path: str,
+    key: Sequence[str],
+    properties: dict[str, str] | None = None,
+) -> int:
+    """Insert source rows whose key the table lacks (idempotent append); returns inserted."""
+    ensure_table(spark, path, source.schema, properties or {})
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
+    result = (
+        DeltaTable.forPath(spark, path).alias("t").merge(source.alias("s"), on)
+        .whenNotMatchedInsertAll().execute()
+    )
+    row = result.first() if result is not None else None
+    return int(row["num_inserted_rows"]) if row is not None else 0
+
+
+def changes(spark: SparkSession, path: str, after_version: int) -> DataFrame | None:
+    """Change Data Feed rows committed after ``after_version`` (None if there are none)."""
+    latest = version(spark, path)
+    if latest <= after_version:
+        return None
+    return (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", after_version + 1)
+        .option("endingVersion", latest)
+        .load(path)
+    )
+
+
+@dataclass(frozen=True)
+class MergeMetrics:
+    """Row counts of one MERGE (all zero when nothing was written)."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.inserted + self.updated + self.deleted
+
+
+def merge_by_hash(
+    spark: SparkSession,
+    source: DataFrame,
+    path: str,
+    key: Sequence[str],
+    delete_missing: str | None = None,
+    target_filter: str | None = None,
+    properties: dict[str, str] | None = None,
+) -> MergeMetrics:
+    """Upsert ``source`` into the table at ``path`` by ``key``.
+
+    A matched row is rewritten only when its ``_row_hash`` differs (the hash covers every
+    business column with NULL markers, so the comparison is NULL-safe). With
+    ``delete_missing`` (a SQL condition on the target, ``"true"`` for all), target rows
+    the source no longer has are deleted; ``target_filter`` is a literal predicate on the
+    target added to the ON clause so Delta can prune files.
+    """
+    ensure_table(spark, path, source.schema, properties or {})
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+    if target_filter:
+        on = f"({target_filter}) AND {on}"
+    merge = (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(source.alias("s"), on)
+        .whenMatchedUpdateAll(condition="t._row_hash <> s._row_hash")
+        .whenNotMatchedInsertAll()
+    )
+    if delete_missing:
+        merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing)
+    result = merge.execute()
+    row = result.first() if result is not None else None
+    if row is None:
+        return MergeMetrics()
+    return MergeMetrics(
+        inserted=int(row["num_inserted_rows"]),
+        updated=int(row["num_updated_rows"]),
+        deleted=int(row["num_deleted_rows"]),
+    )
+
+
+@contextmanager
+def tagged_commits(spark: SparkSession, run_id: str, **extra: str) -> Iterator[None]:
+    """Every Delta commit made inside carries ``{"run_id": …}`` as user metadata."""
+    meta = json.dumps({"run_id": run_id, **extra}, sort_keys=True)
+    previous = spark.conf.get(USER_METADATA_CONF, None)
+    spark.conf.set(USER_METADATA_CONF, meta)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(USER_METADATA_CONF)
+        else:
+            spark.conf.set(USER_METADATA_CONF, previous)
+
+
+def register_catalog(spark: SparkSession, output_dir: str, tables: dict[str, list[str]]) -> None:
+    """Make ``layer.table`` names resolve to the Delta tables under ``output_dir``."""
+    for layer, names in tables.items():
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
+        for name in names:
+            path = table_path(output_dir, layer, name)
+            if is_table(spark, path):
+                spark.sql(
+                    f"CREATE TABLE IF NOT EXISTS {layer}.{name} USING DELTA LOCATION '{path}'"
+                )

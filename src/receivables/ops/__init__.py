@@ -1,0 +1,1 @@
+"""Operational tables: run log, file manifest, watermarks; and the run lock."""

@@ -1,0 +1,109 @@
+"""Control totals: money that must reconcile between silver and gold on every run.
+
+Gold is maintained incrementally; these totals are computed from silver in one pass and
+compared with gold, so drift in any incremental path fails the run instead of hiding.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from receivables import io
+from receivables.errors import ConservationError
+from receivables.silver.parse import MONEY
+
+if TYPE_CHECKING:
+    from receivables.ops.run_log import RunRecord
+    from receivables.pipeline import RunContext
+
+
+def _silver_totals(ctx: RunContext) -> tuple[Decimal, Decimal]:
+    """Σ invoice totals and Σ payments counted by as_of, straight from silver."""
+    spark, as_of = ctx.spark, F.lit(ctx.as_of)
+    inv = io.read(spark, ctx.path("silver", "invoices")).filter(F.col("date_issued") <= as_of)
+    lines = io.read(spark, ctx.path("silver", "invoice_line_items"))
+    prices = io.read(spark, ctx.path("silver", "skus"))
+    amounts = (
+        lines.join(inv.select("invoice_id", "date_issued"), "invoice_id")
+        .join(prices, "item_id")
+        .where("valid_from <= date_issued AND (valid_to IS NULL OR date_issued < valid_to)")
+        .groupBy("invoice_id")
+        .agg(F.sum(F.col("quantity") * F.col("item_retail_price")).cast(MONEY).alias("total"))
+    )
+    per_invoice = inv.join(amounts, "invoice_id", "left").select(
+        F.coalesce("total", F.lit(0).cast(MONEY)).alias("total"),
+        F.when(F.col("paid_in_full_date") <= as_of, F.coalesce("total", F.lit(0).cast(MONEY)))
+        .otherwise(F.lit(0).cast(MONEY)).alias("in_full"),
+    )
+    row = per_invoice.agg(F.sum("total").alias("t"), F.sum("in_full").alias("f")).first()
+    pays = (
+        io.read(spark, ctx.path("silver", "payments"))
+        .filter(F.col("payment_date") <= as_of)
+        .join(inv.select("invoice_id"), "invoice_id", "left_semi")
+        .agg(F.sum("amount"))
+        .first()[0]
+    )
+    zero = Decimal("0.00")
+    return (row["t"] or zero), (row["f"] or zero) + (pays or zero)
+
+
+def reconcile(ctx: RunContext, record: RunRecord) -> None:
+    """Fill the run's control totals and fail the run if silver and gold disagree."""
+    spark = ctx.spark
+    zero = Decimal("0.00")
+    g = io.read(spark, ctx.path("gold", "invoice_aging")).agg(
+        F.sum("invoice_total").alias("total"),
+        F.sum("paid_to_date").alias("paid"),
+        F.sum("outstanding").alias("outstanding"),
+        F.sum("credit_amount").alias("credit"),
+    ).first()
+    a = io.read(spark, ctx.path("gold", "account_receivables")).agg(
+        F.sum("unpaid_total").alias("unpaid"), F.sum("credit_balance").alias("credit")
+    ).first()
+    silver_total, silver_paid = _silver_totals(ctx)
+    totals = {
+        "silver.invoice_total": silver_total,
+        "silver.paid": silver_paid,
+        "gold.invoice_total": g["total"] or zero,
+        "gold.paid_to_date": g["paid"] or zero,
+        "gold.outstanding": g["outstanding"] or zero,
+        "gold.credit": g["credit"] or zero,
+        "gold.accounts.unpaid_total": a["unpaid"] or zero,
+        "gold.accounts.credit_balance": a["credit"] or zero,
+    }
+    record.control_totals.update(totals)
+    checks = [
+        ("Σ invoice_total", totals["silver.invoice_total"], totals["gold.invoice_total"]),
+        ("Σ paid", totals["silver.paid"], totals["gold.paid_to_date"]),
+        (
+            "Σ outstanding − Σ credit",
+            totals["gold.invoice_total"] - totals["gold.paid_to_date"],
+            totals["gold.outstanding"] - totals["gold.credit"],
+        ),
+        ("Σ unpaid_total", totals["gold.outstanding"], totals["gold.accounts.unpaid_total"]),
+        ("Σ credit_balance", totals["gold.credit"], totals["gold.accounts.credit_balance"]),
+    ]
+    broken = [f"{name}: silver/invoices {x} ≠ gold {y}" for name, x, y in checks if x != y]
+    if broken:
+        raise ConservationError("control totals do not reconcile: " + "; ".join(broken))
+
+
+def summary(ctx: RunContext) -> dict[str, object]:
+    """The numbers `receivables run` prints at the end."""
+    row = (
+        io.read(ctx.spark, ctx.path("gold", "invoice_aging"))
+        .agg(
+            F.count(F.lit(1)).alias("invoices"),
+            F.count(F.when(F.col("outstanding") > 0, 1)).alias("open_invoices"),
+            F.count(F.when(F.col("days_past_due") > 0, 1)).alias("past_due_invoices"),
+            F.count(F.when(~F.col("is_complete"), 1)).alias("incomplete_invoices"),
+            F.coalesce(F.sum("outstanding"), F.lit(0).cast(MONEY)).alias("unpaid_total"),
+            F.coalesce(F.sum(F.when(F.col("days_past_due") > 0, F.col("outstanding"))), F.lit(0).cast(MONEY)).alias("past_due_total"),
+            F.coalesce(F.sum("credit_amount"), F.lit(0).cast(MONEY)).alias("credit_total"),
+        )
+        .first()
+    )
+    return row.asDict()

@@ -1,0 +1,523 @@
+"""One run of the lakehouse: bronze → silver → gold, then the run log.
+
+The orchestration lives here; each layer's rules live in its own modules and every Delta
+read or write goes through ``receivables.io``. A run takes its as-of date, run id and
+clock reading as parameters, so any run can be reproduced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from receivables import io
+from receivables.bronze import files as bronze_files
+from receivables.bronze.ingest import MANIFEST_SCHEMA, bronze_schema, read_delivered
+from receivables.config import Settings
+from receivables.entities import BY_NAME, ENTITIES, INVOICES, SKUS
+from receivables.errors import ReceivablesError
+from receivables.gold.account_receivables import build_account_receivables
+from receivables.gold.invoice_aging import build_invoice_aging
+from receivables.ops import controls, watermarks
+from receivables.ops.lock import run_lock
+from receivables.ops.run_log import RunRecord
+from receivables.silver import accounts, invoice_line_items, invoices, payments, skus
+from receivables.silver.conform import (
+    QUARANTINE_SCHEMA,
+    SilverTable,
+    accepted,
+    classify,
+    quarantined,
+    status_counts,
+    typed,
+)
+
+SILVER_TABLES: dict[str, SilverTable] = {
+    "accounts": accounts.TABLE,
+    "skus": skus.TABLE,
+    "invoices": invoices.TABLE,
+    "invoice_line_items": invoice_line_items.TABLE,
+    "payments": payments.TABLE,
+}
+CATALOG = {
+    "bronze": [e.name for e in ENTITIES],
+    "silver": [*SILVER_TABLES, "quarantine"],
+    "gold": ["invoice_aging", "account_receivables", "account_receivables_history"],
+    "ops": ["run_log", "file_manifest", "watermarks"],
+}
+CDF_META = ["_change_type", "_commit_version", "_commit_timestamp"]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What one run is: where, for which business date, under which id, since when."""
+
+    spark: SparkSession
+    settings: Settings
+    output_dir: str
+    as_of: dt.date
+    run_id: str
+    started_at: dt.datetime
+    command: str
+    input_dir: str | None = None
+
+    def path(self, layer: str, table: str) -> str:
+        return io.table_path(self.output_dir, layer, table)
+
+    def props(self, layer: str) -> dict[str, str]:
+        return self.settings.properties_for(layer)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which invoices a run re-derives: everything, or a date range of date_issued."""
+
+    full: bool = False
+    issued_from: dt.date | None = None
+    issued_to: dt.date | None = None
+
+    @property
+    def ranged(self) -> bool:
+        return self.issued_from is not None
+
+
+@dataclass
+class RunResult:
+    record: RunRecord
+    status: str
+    error: str | None = None
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+def execute(ctx: RunContext, scope: Scope = Scope()) -> RunResult:
+    """Run the pipeline under the output directory's lock and write the run-log row."""
+    record = RunRecord(ctx.run_id, ctx.command, ctx.as_of, ctx.started_at)
+    with run_lock(ctx.output_dir), io.tagged_commits(
+        ctx.spark, ctx.run_id, as_of=ctx.as_of.isoformat(), command=ctx.command
+    ):
+        status, error = "succeeded", None
+        try:
+            if ctx.input_dir is not None:
+                ingest_bronze(ctx, record)
+            update_silver(ctx, record, scope)
+            update_gold(ctx, record, scope)
+            controls.reconcile(ctx, record)
+        except ReceivablesError as exc:
+            status, error = "failed", str(exc)
+        except Exception as exc:  # recorded, then re-raised for the traceback
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            _write_run_log(ctx, record, status, error)
+            traceback.print_exc()
+            raise
+        _write_run_log(ctx, record, status, error)
+    result = RunResult(record, status, error)
+    if status == "succeeded":
+        result.summary = controls.summary(ctx)
+    return result
+
+
+def _write_run_log(ctx: RunContext, record: RunRecord, status: str, error: str | None) -> None:
+    record.table_versions = table_versions(ctx)
+    finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # noqa: DTZ005 (run edge, not a transform)
+    io.append(
+        record.to_frame(ctx.spark, status, max(finished, ctx.started_at), error),
+        ctx.path("ops", "run_log"),
+        ctx.props("ops"),
+    )
+
+
+def table_versions(ctx: RunContext) -> dict[str, int]:
+    out = {}
+    for layer, names in CATALOG.items():
+        for name in names:
+            if (layer, name) == ("ops", "run_log"):
+                continue
+            v = io.version(ctx.spark, ctx.path(layer, name))
+            if v >= 0:
+                out[f"{layer}.{name}"] = v
+    return out
+
+
+# --------------------------------------------------------------------------- bronze
+
+
+def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
+    """Append every file not ingested before; identical re-deliveries are no-ops.
+
+    All files are checked before anything is written: one bad file stops the run with a
+    message naming it, and no table changes.
+    """
+    assert ctx.input_dir is not None
+    delivered = bronze_files.discover(ctx.input_dir)
+    facts = [bronze_files.inspect(d) for d in delivered]
+    root = Path(ctx.input_dir).resolve()
+    manifest_path = ctx.path("ops", "file_manifest")
+    io.ensure_table(ctx.spark, manifest_path, MANIFEST_SCHEMA, ctx.props("ops"))
+    manifest = io.read(ctx.spark, manifest_path).select("entity", "source_file", "checksum").collect()
+    known = {(r["entity"], r["checksum"]) for r in manifest}
+    last_by_name = {(r["entity"], r["source_file"]): r["checksum"] for r in manifest}
+
+    rows = []
+    by_entity: dict[str, list[bronze_files.FileFacts]] = {}
+    seen: set[tuple[str, str]] = set()
+    for f in facts:
+        rel = str(Path(f.path).resolve().relative_to(root))
+        key = (f.entity, f.checksum)
+        if key in known or key in seen:
+            action = "skipped_identical"
+        else:
+            action = "ingested"
+            seen.add(key)
+            by_entity.setdefault(f.entity, []).append(f)
+        previous = last_by_name.get((f.entity, rel))
+        replaces = previous if previous and previous != f.checksum and action == "ingested" else None
+        rows.append((f, rel, action, replaces))
+
+    # A run killed after its bronze append but before its manifest row: recover.
+    for entity, new in by_entity.items():
+        path = ctx.path("bronze", entity)
+        if io.is_table(ctx.spark, path) and new:
+            sums = [f.checksum for f in new]
+            present = {
+                r[0]
+                for r in io.read(ctx.spark, path)
+                .filter(F.col("_file_checksum").isin(sums))
+                .select("_file_checksum").distinct().collect()
+            }
+            if present:
+                by_entity[entity] = [f for f in new if f.checksum not in present]
+                rows = [
+                    (f, rel, "recovered" if f.checksum in present and a == "ingested" else a, rep)
+                    for f, rel, a, rep in rows
+                ]
+
+    for entity_name, new in by_entity.items():
+        path = ctx.path("bronze", entity_name)
+        entity = BY_NAME[entity_name]
+        io.ensure_table(ctx.spark, path, bronze_schema(entity), ctx.props("bronze") | _cdf())
+        if not new:
+            continue
+        df = read_delivered(
+            ctx.spark, entity, new, ctx.input_dir, ctx.run_id, ctx.as_of, ctx.started_at
+        )
+        io.append(df, path)
+        ctx.spark.catalog.clearCache()
+        record.count(f"bronze.{entity_name}.rows_appended", sum(f.records for f in new))
+    for entity in ENTITIES:
+        io.ensure_table(
+            ctx.spark, ctx.path("bronze", entity.name), bronze_schema(entity),
+            ctx.props("bronze") | _cdf(),
+        )
+
+    if rows:
+        manifest_rows = [
+            (f.entity, rel, f.checksum, f.size_bytes, f.records, f.multiline, f.has_bom,
+             action, replaces, ctx.run_id, ctx.as_of, ctx.started_at)
+            for f, rel, action, replaces in rows
+        ]
+        io.append(ctx.spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA), manifest_path)
+    for f, rel, action, _ in rows:
+        record.inputs.append((f.entity, rel, f.checksum, f.records, action))
+        record.count(f"files.{action}", 1)
+
+
+def _cdf() -> dict[str, str]:
+    return {"delta.enableChangeDataFeed": "true"}
+
+
+# --------------------------------------------------------------------------- silver
+
+
+def _bronze_batch(ctx: RunContext, entity: str, marks: dict, scope: Scope) -> tuple[DataFrame | None, int]:
+    path = ctx.path("bronze", entity)
+    latest = io.version(ctx.spark, path)
+    if scope.full or scope.ranged:
+        return io.read(ctx.spark, path), latest
+    after = marks.get((f"silver.{entity}", f"bronze.{entity}"), -1)
+    feed = io.changes(ctx.spark, path, after)
+    if feed is None:
+        return None, latest
+    return feed.filter(F.col("_change_type") == "insert").drop(*CDF_META), latest
+
+
+def update_silver(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
+    """MERGE each entity's new bronze rows into silver; quarantine what fails."""
+    marks_path = ctx.path("ops", "watermarks")
+    marks = watermarks.read_all(ctx.spark, marks_path)
+    for entity in ENTITIES:
+        name = entity.name
+        batch, bronze_version = _bronze_batch(ctx, name, marks, scope)
+        if batch is not None:
+            if name == SKUS.name:
+                _silver_skus(ctx, record, batch, scope)
+            else:
+                _silver_entity(ctx, record, SILVER_TABLES[name], batch, scope)
+        watermarks.save(
+            ctx.spark, marks_path, f"silver.{name}", {f"bronze.{name}": bronze_version},
+            ctx.run_id, ctx.started_at, ctx.props("ops"),
+        )
+
+
+def _record_statuses(record: RunRecord, name: str, counts: dict[str, int]) -> None:
+    for status, n in counts.items():
+        record.count(f"silver.{name}.{status}", n)
+    record.count(f"silver.{name}.bronze_rows", sum(counts.values()))
+
+
+def _quarantine(ctx: RunContext, record: RunRecord, table: SilverTable, classified: DataFrame) -> None:
+    rows = quarantined(classified, table, ctx.run_id, ctx.started_at)
+    path = ctx.path("silver", "quarantine")
+    io.ensure_table(ctx.spark, path, QUARANTINE_SCHEMA, ctx.props("silver"))
+    inserted = io.insert_new(
+        ctx.spark, rows, path, ["entity", "_file_checksum", "_row_number"], ctx.props("silver")
+    )
+    record.count(f"silver.{table.entity.name}.quarantine_inserted", inserted)
+
+
+def _ranged_invoice_ids(ctx: RunContext, scope: Scope) -> DataFrame:
+    """Invoice ids with date_issued in the range, in bronze (as delivered) or in silver."""
+    lo, hi = F.lit(scope.issued_from), F.lit(scope.issued_to)
+    bronze = typed(io.read(ctx.spark, ctx.path("bronze", INVOICES.name)), invoices.TABLE)
+    ids = bronze.filter(F.col("date_issued").between(lo, hi)).select("invoice_id")
+    silver_path = ctx.path("silver", "invoices")
+    if io.is_table(ctx.spark, silver_path):
+        ids = ids.unionByName(
+            io.read(ctx.spark, silver_path).filter(F.col("date_issued").between(lo, hi)).select("invoice_id")
+        )
+    return ids.filter(F.col("invoice_id").isNotNull()).distinct()
+
+
+def _silver_entity(
+    ctx: RunContext, record: RunRecord, table: SilverTable, batch: DataFrame, scope: Scope
+) -> None:
+    name = table.entity.name
+    rows = typed(batch, table)
+    delete_missing = "true" if scope.full else None
+    if scope.ranged:
+        if name in ("invoices", "invoice_line_items", "payments"):
+            ids = _ranged_invoice_ids(ctx, scope)
+            rows = rows.join(F.broadcast(ids), "invoice_id", "left_semi")
+            if name == "invoices":
+                delete_missing = (
+                    f"t.date_issued BETWEEN DATE'{scope.issued_from}' AND DATE'{scope.issued_to}'"
+                )
+        else:
+            return  # reference data is not invoice-dated: nightly MERGEs keep it current
+    classified = classify(rows, table).persist()
+    try:
+        counts = status_counts(classified)
+        _record_statuses(record, name, counts)
+        _quarantine(ctx, record, table, classified)
+        metrics = io.merge_by_hash(
+            ctx.spark,
+            accepted(classified, table, ctx.started_at),
+            ctx.path("silver", name),
+            table.key,
+            delete_missing=delete_missing,
+            properties=ctx.props("silver"),
+        )
+    finally:
+        classified.unpersist()
+    record.count(f"silver.{name}.inserted", metrics.inserted)
+    record.count(f"silver.{name}.updated", metrics.updated)
+    record.count(f"silver.{name}.deleted", metrics.deleted)
+    record.count(f"silver.{name}.unchanged", counts["accepted"] - metrics.inserted - metrics.updated)
+
+
+def _silver_skus(ctx: RunContext, record: RunRecord, batch: DataFrame, scope: Scope) -> None:
+    """SKU price history is re-derived from all bronze SKU rows (a small dimension)."""
+    if scope.ranged:
+        return
+    table = skus.TABLE
+    batch_files = [r[0] for r in batch.select("_file_checksum").distinct().collect()]
+    everything = io.read(ctx.spark, ctx.path("bronze", SKUS.name))
+    classified = classify(typed(everything, table), table, partition=["_as_of_date"]).persist()
+    try:
+        in_batch = classified.filter(F.col("_file_checksum").isin(batch_files))
+        counts = status_counts(in_batch)
+        _record_statuses(record, "skus", counts)
+        _quarantine(ctx, record, table, in_batch)
+        history = skus.build_price_history(
+            accepted(classified, table, ctx.started_at), ctx.started_at
+        )
+        metrics = io.merge_by_hash(
+            ctx.spark, history, ctx.path("silver", "skus"), ["item_id", "valid_from"],
+            delete_missing="true", properties=ctx.props("silver"),
+        )
+    finally:
+        classified.unpersist()
+    record.count("silver.skus.inserted", metrics.inserted)
+    record.count("silver.skus.updated", metrics.updated)
+    record.count("silver.skus.deleted", metrics.deleted)
+
+
+# --------------------------------------------------------------------------- gold
+
+
+def _silver(ctx: RunContext, name: str) -> DataFrame:
+    path = ctx.path("silver", name)
+    if not io.is_table(ctx.spark, path):
+        raise ReceivablesError(f"silver.{name} does not exist yet: run `receivables run` first")
+    return io.read(ctx.spark, path)
+
+
+def _affected_invoices(
+    ctx: RunContext, marks: dict, last_as_of: dt.date, scope: Scope
+) -> DataFrame:
+    """Invoice ids whose gold row may change in this run (see SPEC §4, incremental)."""
+    spark = ctx.spark
+    parts: list[DataFrame] = []
+
+    def feed(name: str) -> DataFrame | None:
+        after = marks.get(("gold", f"silver.{name}"), -1)
+        return io.changes(spark, ctx.path("silver", name), after)
+
+    for name in ("invoices", "invoice_line_items", "payments"):
+        changed = feed(name)
+        if changed is not None:
+            parts.append(changed.select("invoice_id"))
+    sku_changes = feed("skus")
+    if sku_changes is not None:
+        since = (
+            sku_changes.filter(F.col("_change_type") != "update_preimage")
+            .select(
+                "item_id",
+                F.when(F.col("_change_type") == "update_postimage", F.coalesce("valid_to", "valid_from"))
+                .otherwise(F.col("valid_from")).alias("_since"),
+            )
+            .groupBy("item_id").agg(F.min("_since").alias("_since"))
+        )
+        parts.append(
+            _silver(ctx, "invoice_line_items").join(F.broadcast(since), "item_id")
+            .join(_silver(ctx, "invoices").select("invoice_id", "date_issued"), "invoice_id")
+            .filter(F.col("date_issued") >= F.col("_since")).select("invoice_id")
+        )
+    account_changes = feed("accounts")
+    if account_changes is not None:
+        parts.append(
+            _silver(ctx, "invoices").join(
+                F.broadcast(account_changes.select("account_id").distinct()), "account_id", "left_semi"
+            ).select("invoice_id")
+        )
+    aging = io.read(spark, ctx.path("gold", "invoice_aging"))
+    parts.append(aging.filter((F.col("outstanding") > 0) | ~F.col("is_complete")).select("invoice_id"))
+    window = (F.col("_d") > F.lit(last_as_of)) & (F.col("_d") <= F.lit(ctx.as_of))
+    inv = _silver(ctx, "invoices")
+    parts.append(inv.withColumn("_d", F.col("date_issued")).filter(window).select("invoice_id"))
+    parts.append(inv.withColumn("_d", F.col("paid_in_full_date")).filter(window).select("invoice_id"))
+    parts.append(
+        _silver(ctx, "payments").withColumn("_d", F.col("payment_date")).filter(window).select("invoice_id")
+    )
+    if scope.ranged:
+        parts.append(
+            inv.filter(F.col("date_issued").between(F.lit(scope.issued_from), F.lit(scope.issued_to)))
+            .select("invoice_id")
+        )
+    ids = parts[0]
+    for part in parts[1:]:
+        ids = ids.unionByName(part)
+    return ids.filter(F.col("invoice_id").isNotNull()).distinct()
+
+
+def update_gold(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
+    """Recompute the affected invoices and accounts and MERGE them into gold."""
+    spark = ctx.spark
+    marks_path = ctx.path("ops", "watermarks")
+    marks = watermarks.read_all(spark, marks_path)
+    sources = {f"silver.{n}": io.version(spark, ctx.path("silver", n)) for n in SILVER_TABLES}
+    aging_path = ctx.path("gold", "invoice_aging")
+    accounts_path = ctx.path("gold", "account_receivables")
+    last = marks.get(("gold", "as_of_date"))
+    last_as_of = dt.date.fromordinal(last) if last is not None else None
+    full = (
+        scope.full
+        or last_as_of is None
+        or ctx.as_of < last_as_of
+        or not io.is_table(spark, aging_path)
+        or not io.is_table(spark, accounts_path)
+    )
+    silver_invoices = _silver(ctx, "invoices")
+    line_items = _silver(ctx, "invoice_line_items")
+    pays = _silver(ctx, "payments")
+    silver_accounts = _silver(ctx, "accounts")
+    if full:
+        scoped_invoices, scoped_lines, scoped_pays = silver_invoices, line_items, pays
+        ids = None
+    else:
+        assert last_as_of is not None
+        ids = _affected_invoices(ctx, marks, last_as_of, scope).persist()
+        scoped_invoices = silver_invoices.join(ids, "invoice_id", "left_semi")
+        scoped_lines = line_items.join(ids, "invoice_id", "left_semi")
+        scoped_pays = pays.join(ids, "invoice_id", "left_semi")
+    aging = build_invoice_aging(
+        scoped_invoices, scoped_lines, _silver(ctx, "skus"), scoped_pays, silver_accounts,
+        as_of=ctx.as_of, run_id=ctx.run_id, updated_at=ctx.started_at,
+        default_terms_days=ctx.settings.default_terms_days,
+    ).persist()
+    try:
+        recomputed = aging.count()
+        old_accounts = None
+        if not full and io.is_table(spark, aging_path):
+            old_accounts = io.read(spark, aging_path).join(ids, "invoice_id", "left_semi").select("account_id")
+            old_accounts = old_accounts.persist()
+            old_accounts.count()
+        metrics = io.merge_by_hash(
+            spark, aging, aging_path, ["invoice_id"],
+            delete_missing="true" if full else None, properties=ctx.props("gold"),
+        )
+        record.count("gold.invoice_aging.recomputed", recomputed)
+        record.count("gold.invoice_aging.inserted", metrics.inserted)
+        record.count("gold.invoice_aging.updated", metrics.updated)
+        record.count("gold.invoice_aging.deleted", metrics.deleted)
+        record.count("gold.invoice_aging.unchanged", recomputed - metrics.inserted - metrics.updated)
+
+        current = io.read(spark, aging_path)
+        if full:
+            accounts_in_scope = current
+        else:
+            affected = aging.select("account_id").unionByName(old_accounts)
+            changed_accounts = io.changes(
+                spark, ctx.path("silver", "accounts"), marks.get(("gold", "silver.accounts"), -1)
+            )
+            if changed_accounts is not None:
+                affected = affected.unionByName(changed_accounts.select("account_id"))
+            affected = affected.distinct().persist()
+            accounts_in_scope = current.join(affected, "account_id", "left_semi")
+        rollup = build_account_receivables(
+            accounts_in_scope, silver_accounts,
+            as_of=ctx.as_of, run_id=ctx.run_id, updated_at=ctx.started_at,
+        ).persist()
+        rolled = rollup.count()
+        metrics = io.merge_by_hash(
+            spark, rollup, accounts_path, ["account_id"],
+            delete_missing="true" if full else None, properties=ctx.props("gold"),
+        )
+        deleted = metrics.deleted
+        if not full:
+            gone = [
+                r[0] for r in affected.join(rollup, "account_id", "left_anti").collect()
+                if r[0] is not None
+            ]
+            if gone:
+                ids_sql = ", ".join(str(int(a)) for a in gone)
+                DeltaTable.forPath(spark, accounts_path).delete(f"account_id IN ({ids_sql})")
+                deleted += len(gone)
+        record.count("gold.account_receivables.recomputed", rolled)
+        record.count("gold.account_receivables.inserted", metrics.inserted)
+        record.count("gold.account_receivables.updated", metrics.updated)
+        record.count("gold.account_receivables.deleted", deleted)
+        record.count(
+            "gold.account_receivables.unchanged", rolled - metrics.inserted - metrics.updated
+        )
+    finally:
+        spark.catalog.clearCache()
+    watermarks.save(
+        spark, marks_path, "gold", {**sources, "as_of_date": ctx.as_of.toordinal()},
+        ctx.run_id, ctx.started_at, ctx.props("ops"),
+    )

@@ -1,0 +1,1 @@
+"""Silver: typed, validated, de-duplicated current state per key."""

@@ -1,0 +1,161 @@
+"""Shared silver machinery: type and validate bronze rows, classify, de-duplicate.
+
+Every bronze row of a batch gets exactly one status, so rows are conserved:
+``accepted`` (the version that reaches silver), ``duplicate`` (same key and content as
+the accepted row), ``superseded`` (an older version of the key in the same batch),
+``invalid`` (failed parsing) or ``conflict`` (one file gives the key two different
+contents: all its copies are quarantined, so a MERGE never sees duplicate keys).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+
+from receivables.bronze.ingest import CORRUPT
+from receivables.entities import Entity
+from receivables.silver.parse import Parsed
+
+ORDER = ["_ingested_at", "_source_file", "_row_number"]
+LINEAGE = ["_source_file", "_file_checksum", "_row_number", "_run_id", "_as_of_date", "_ingested_at"]
+STATUSES = ("accepted", "duplicate", "superseded", "invalid", "conflict")
+
+QUARANTINE_SCHEMA = StructType(
+    [
+        StructField("entity", StringType(), False),
+        StructField("record_key", StringType(), True),
+        StructField("reason", StringType(), False),
+        StructField("raw_row", StringType(), True),
+        StructField("_source_file", StringType(), False),
+        StructField("_file_checksum", StringType(), False),
+        StructField("_row_number", LongType(), False),
+        StructField("_run_id", StringType(), False),
+        StructField("quarantined_at", TimestampType(), False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SilverTable:
+    """How one entity's bronze rows become silver rows."""
+
+    entity: Entity
+    parsers: Callable[[], dict[str, Parsed]]  # output column -> parser, in output order
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return self.entity.key
+
+
+def row_hash(columns: Sequence[str]) -> Column:
+    """SHA-256 over the business columns; NULLs are distinguishable from any value."""
+    return F.sha2(F.to_json(F.struct(*[F.col(c) for c in columns])), 256)
+
+
+def record_key(key: Sequence[str]) -> Column:
+    return F.concat_ws(", ", *[F.concat(F.lit(f"{k}="), F.coalesce(F.col(k).cast("string"), F.lit("?"))) for k in key])
+
+
+def typed(bronze: DataFrame, table: SilverTable) -> DataFrame:
+    """Parse every column; ``_problems`` lists what is wrong with the row (empty if fine)."""
+    parsers = table.parsers()
+    problems = [p.problem for p in parsers.values()]
+    malformed = F.when(
+        F.col(CORRUPT).isNotNull(),
+        F.lit(f"malformed row: not {len(table.entity.columns)} fields as the header says"),
+    )
+    return bronze.select(
+        *[p.value.alias(name) for name, p in parsers.items()],
+        F.filter(F.array(malformed, *problems), lambda x: x.isNotNull()).alias("_problems"),
+        F.to_json(F.struct(*table.entity.columns, CORRUPT)).alias("_raw_row"),
+        *[F.col(c) for c in LINEAGE],
+    )
+
+
+def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ()) -> DataFrame:
+    """Give each typed row a ``_status`` and a ``_reason`` (for quarantined rows).
+
+    ``partition`` extends the key for de-duplication (SKUs de-duplicate per as-of date).
+    """
+    business = list(table.parsers().keys())
+    key = [*table.key, *partition]
+    valid = F.size("_problems") == 0
+    with_hash = rows.withColumn("_row_hash", row_hash(business))
+    per_file = Window.partitionBy(*key, "_file_checksum")
+    latest_first = Window.partitionBy(*key).orderBy(*[F.col(c).desc() for c in ORDER])
+    ok = with_hash.filter(valid)
+    ok = (
+        ok.withColumn("_conflict", F.size(F.collect_set("_row_hash").over(per_file)) > 1)
+        .withColumn(
+            "_rank",
+            F.when(~F.col("_conflict"), F.row_number().over(
+                Window.partitionBy(*key, "_conflict").orderBy(*[F.col(c).desc() for c in ORDER])
+            )),
+        )
+    )
+    winner_hash = F.first(F.when(F.col("_rank") == 1, F.col("_row_hash")), ignorenulls=True).over(
+        latest_first.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    )
+    ok = ok.withColumn("_winner_hash", winner_hash).select(
+        *with_hash.columns,
+        F.when(F.col("_conflict"), "conflict")
+        .when(F.col("_rank") == 1, "accepted")
+        .when(F.col("_row_hash") == F.col("_winner_hash"), "duplicate")
+        .otherwise("superseded")
+        .alias("_status"),
+        F.when(
+            F.col("_conflict"),
+            F.concat(
+                F.lit("conflicting duplicate key: "),
+                record_key(table.key),
+                F.lit(" appears in this file with different content"),
+            ),
+        ).alias("_reason"),
+    )
+    bad = with_hash.filter(~valid).select(
+        *with_hash.columns,
+        F.lit("invalid").alias("_status"),
+        F.array_join("_problems", "; ").alias("_reason"),
+    )
+    return ok.unionByName(bad)
+
+
+def accepted(classified: DataFrame, table: SilverTable, updated_at: dt.datetime) -> DataFrame:
+    """The rows that reach silver: business columns, hash and lineage."""
+    return classified.filter(F.col("_status") == "accepted").select(
+        *table.parsers().keys(),
+        "_row_hash",
+        "_source_file",
+        "_file_checksum",
+        "_row_number",
+        "_run_id",
+        "_as_of_date",
+        F.lit(updated_at).cast(TimestampType()).alias("_updated_at"),
+    )
+
+
+def quarantined(classified: DataFrame, table: SilverTable, run_id: str, at: dt.datetime) -> DataFrame:
+    """Rows that failed, shaped for the quarantine table."""
+    return classified.filter(F.col("_status").isin("invalid", "conflict")).select(
+        F.lit(table.entity.name).alias("entity"),
+        record_key(table.key).alias("record_key"),
+        F.col("_reason").alias("reason"),
+        F.col("_raw_row").alias("raw_row"),
+        "_source_file",
+        "_file_checksum",
+        "_row_number",
+        F.lit(run_id).alias("_run_id"),
+        F.lit(at).cast(TimestampType()).alias("quarantined_at"),
+    )
+
+
+def status_counts(classified: DataFrame) -> dict[str, int]:
+    counts = {s: 0 for s in STATUSES}
+    for row in classified.groupBy("_status").count().collect():
+        counts[row["_status"]] = int(row["count"])
+    return counts
