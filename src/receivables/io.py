@@ -130,6 +130,14 @@ def merge_by_hash(
     target added to the ON clause so Delta can prune files.
     """
     ensure_table(spark, path, source.schema, properties or {})
+    if not delete_missing:
+        # Only rows that are new or differ reach the MERGE; none at all means no commit,
+        # so an identical re-run leaves the table's history untouched.
+        known = read(spark, path).select(*key, "_row_hash")
+        source = source.join(known, [*key, "_row_hash"], "left_anti").persist()
+        if source.isEmpty():
+            source.unpersist()
+            return MergeMetrics()
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     if target_filter:
         on = f"({target_filter}) AND {on}"

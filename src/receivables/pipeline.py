@@ -253,15 +253,17 @@ def update_silver(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
     for entity in ENTITIES:
         name = entity.name
         batch, bronze_version = _bronze_batch(ctx, name, marks, scope)
-        if batch is not None:
-            if name == SKUS.name:
-                _silver_skus(ctx, record, batch, scope)
-            else:
-                _silver_entity(ctx, record, SILVER_TABLES[name], batch, scope)
-        watermarks.save(
-            ctx.spark, marks_path, f"silver.{name}", {f"bronze.{name}": bronze_version},
-            ctx.run_id, ctx.started_at, ctx.props("ops"),
-        )
+        if batch is None:
+            continue
+        if name == SKUS.name:
+            _silver_skus(ctx, record, batch, scope)
+        else:
+            _silver_entity(ctx, record, SILVER_TABLES[name], batch, scope)
+        if marks.get((f"silver.{name}", f"bronze.{name}")) != bronze_version:
+            watermarks.save(
+                ctx.spark, marks_path, f"silver.{name}", {f"bronze.{name}": bronze_version},
+                ctx.run_id, ctx.started_at, ctx.props("ops"),
+            )
 
 
 def _record_statuses(record: RunRecord, name: str, counts: dict[str, int]) -> None:
@@ -517,7 +519,6 @@ def update_gold(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
         )
     finally:
         spark.catalog.clearCache()
-    watermarks.save(
-        spark, marks_path, "gold", {**sources, "as_of_date": ctx.as_of.toordinal()},
-        ctx.run_id, ctx.started_at, ctx.props("ops"),
-    )
+    moved = {**sources, "as_of_date": ctx.as_of.toordinal()}
+    moved = {k: v for k, v in moved.items() if marks.get(("gold", k)) != v}
+    watermarks.save(spark, marks_path, "gold", moved, ctx.run_id, ctx.started_at, ctx.props("ops"))
