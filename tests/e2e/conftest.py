@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from receivables import io
+from receivables.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_CONF = str(ROOT / "conf" / "test.yaml")
+
+
+def run_cli(*args: str) -> int:
+    """The CLI in-process (it reuses the suite's Spark session)."""
+    return main([*args, "--conf", TEST_CONF])
+
+
+def last_run(spark, output: Path):
+    return (
+        io.read(spark, str(output / "ops" / "run_log"))
+        .orderBy("started_at", ascending=False)
+        .first()
+    )
+
+
+def gold(spark, output: Path, table: str = "invoice_aging"):
+    return io.read(spark, str(output / "gold" / table))
+
+
+@pytest.fixture()
+def sample_copy(tmp_path) -> Path:
+    dest = tmp_path / "data"
+    shutil.copytree(ROOT / "data", dest)
+    return dest

@@ -1,0 +1,80 @@
+"""End to end on the shipped sample: the CLI into tmp_path, checked against the CSVs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from tests.e2e.conftest import gold, last_run, run_cli
+from tests.e2e.expected import expected_aging
+
+pytestmark = pytest.mark.e2e
+AS_OF = "2024-12-31"
+
+
+@pytest.fixture(scope="module")
+def sample_run(spark, tmp_path_factory):
+    import shutil
+
+    from tests.e2e.conftest import ROOT
+
+    base = tmp_path_factory.mktemp("sample")
+    data = base / "data"
+    shutil.copytree(ROOT / "data", data)
+    out = base / "output"
+    assert run_cli("run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", AS_OF) == 0
+    first = last_run(spark, out)
+    return data, out, first
+
+
+def test_gold_matches_totals_computed_from_the_csvs(spark, sample_run):
+    data, out, _ = sample_run
+    expected = expected_aging(data, dt.date.fromisoformat(AS_OF))
+    rows = gold(spark, out).collect()
+    actual = {
+        r.invoice_id: (r.account_id, r.due_date, r.invoice_total, r.paid_to_date, r.outstanding,
+                       r.days_past_due, r.aging_bucket)
+        for r in rows
+    }
+    assert len(actual) == len(expected) == 10_000
+    assert actual == expected
+    unpaid: dict[int, Decimal] = {}
+    for account, *_, outstanding, _days, _bucket in expected.values():
+        unpaid[account] = unpaid.get(account, Decimal("0.00")) + outstanding
+    accounts = {r.account_id: r.unpaid_total for r in gold(spark, out, "account_receivables").collect()}
+    assert accounts == unpaid
+
+
+def test_run_log_records_counts_controls_and_versions(sample_run):
+    _, _, first = sample_run
+    assert first.status == "succeeded"
+    assert first.counts["files.ingested"] == 5
+    assert first.counts["silver.invoices.inserted"] == 10_000
+    assert first.control_totals["silver.invoice_total"] == first.control_totals["gold.invoice_total"]
+    assert first.table_versions["gold.invoice_aging"] >= 0
+    assert {i.entity for i in first.inputs} == {
+        "accounts", "skus", "invoices", "invoice_line_items", "payments"
+    }
+
+
+def test_second_identical_run_changes_no_data(spark, sample_run):
+    data, out, first = sample_run
+    assert run_cli("run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", AS_OF) == 0
+    second = last_run(spark, out)
+    assert second.run_id != first.run_id
+    assert second.counts["files.skipped_identical"] == 5
+    assert second.counts.get("files.ingested", 0) == 0
+    moved = {k: v for k, v in second.counts.items()
+             if k.endswith((".inserted", ".updated", ".deleted")) and v}
+    assert moved == {}
+    for table in ("silver.invoices", "silver.invoice_line_items", "silver.payments",
+                  "gold.invoice_aging", "gold.account_receivables"):
+        assert second.table_versions[table] == first.table_versions[table], table
+
+
+def test_gold_is_queryable_by_name(spark, sample_run, capsys):
+    _, out, _ = sample_run
+    assert run_cli("sql", "SELECT count(*) AS n FROM gold.invoice_aging", "--output-dir", str(out)) == 0
+    assert "10000" in capsys.readouterr().out
