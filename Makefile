@@ -10,7 +10,7 @@ AS_OF ?=
 AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check-tools jars run test test-unit test-e2e demo generate lint bench clean
+.PHONY: help setup check-tools jars run test test-unit test-e2e demo generate lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ test-unit: ## unit tests only
 
 test-e2e: ## end-to-end tests only
 	$(BIN)/pytest -q tests/e2e
+
+demo: ## simulate four nights on generated data and print the run log
+	$(BIN)/python -m receivables.demo
 
 generate: ## regenerate the shipped sample in data/ (deterministic)
 	$(BIN)/receivables generate --out-dir $(INPUT) --invoices 10000 --seed 7

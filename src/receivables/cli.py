@@ -84,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
 
+    p = sub.add_parser("history", help="list runs, or one table's commits with their run ids",
+                       description="Without TABLE: every run with its as-of date, status and the gold "
+                       "versions it produced. With TABLE (layer.table): that table's Delta commits.")
+    _common(p)
+    p.add_argument("table", nargs="?")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    p = sub.add_parser("query", help="read a table as a past run, version or timestamp left it",
+                       description="Time travel: the rows TABLE held after a run (--run), at a Delta "
+                       "version (--version) or at a timestamp (--timestamp).")
+    _common(p)
+    p.add_argument("table", help="layer.table, e.g. gold.invoice_aging")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--run", dest="run_id_of")
+    when.add_argument("--version", type=int)
+    when.add_argument("--timestamp")
+    p.add_argument("--where", help="SQL filter, e.g. \"account_id = 7\"")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--limit", type=int)
+
     p = sub.add_parser("generate", help="write deterministic sample extracts",
                        description="Generate billing extracts that look like the real ones.")
     p.add_argument("--out-dir", required=True)
@@ -169,6 +189,23 @@ def main(argv: list[str] | None = None) -> int:
             ctx = _context(args, settings, "reprocess", None)
             scope = pipeline.Scope(issued_from=args.date_from, issued_to=args.date_to)
             return _print_result(pipeline.execute(ctx, scope))
+        if args.command in ("history", "query"):
+            from receivables import audit
+            from receivables.spark import build_session
+
+            spark = build_session(settings)
+            out = _output_uri(args.output_dir)
+            if args.command == "history":
+                df = (audit.table_history(spark, out, args.table) if args.table
+                      else audit.run_history(spark, out))
+                audit.emit(df, args.format)
+            else:
+                df = audit.read_as_of(spark, out, args.table, run_id=args.run_id_of,
+                                      version=args.version, timestamp=args.timestamp)
+                if args.where:
+                    df = df.filter(args.where)
+                audit.emit(df, args.format, args.limit)
+            return 0
         if args.command == "sql":
             from receivables import io
             from receivables.spark import build_session

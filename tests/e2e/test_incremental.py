@@ -13,6 +13,7 @@ import pytest
 from chispa import assert_df_equality
 from delta.tables import DeltaTable
 
+from receivables.audit import read_as_of
 from receivables.generate import generate
 from receivables.gold.account_receivables import BUSINESS_COLUMNS as ACCOUNT_COLUMNS
 from receivables.gold.invoice_aging import BUSINESS_COLUMNS as AGING_COLUMNS
@@ -55,6 +56,7 @@ def nights(spark, tmp_path_factory):
     seen: dict[str, object] = {"changed_sku": changed_sku}
 
     _night(data, out, "2024-06-30")
+    seen["night1_run"] = last_run(spark, out)
     seen["night1"] = {r.invoice_id: r for r in gold(spark, out).collect()}
 
     # Night 2: new invoices as delta files, a corrected line, a payment and a line whose
@@ -133,6 +135,16 @@ def test_gold_after_nights_equals_a_full_rebuild(spark, nights, tmp_path):
         gold(spark, nights["out"], "account_receivables").select(*ACCOUNT_COLUMNS),
         ignore_row_order=True,
     )
+
+
+def test_time_travel_by_run_returns_what_each_night_reported(spark, nights, tmp_path):
+    copy = tmp_path / "audited"
+    shutil.copytree(nights["out"], copy)
+    assert run_cli("rebuild", "--output-dir", str(copy), "--as-of", "2024-07-02") == 0
+    for night in ("night1", "night2"):
+        run_id = nights[f"{night}_run"].run_id
+        past = read_as_of(spark, str(copy), "gold.invoice_aging", run_id=run_id).collect()
+        assert {r.invoice_id: r for r in past} == nights[night], night
 
 
 def test_one_invoice_change_recomputes_it_its_account_and_open_invoices_only(spark, nights, tmp_path):
