@@ -138,6 +138,7 @@ def _context(args: argparse.Namespace, settings: Settings, command: str, input_d
         run_id=args.run_id or _new_run_id(started),
         started_at=started,
         command=command,
+        clock=_now,
         input_dir=input_dir,
     )
 

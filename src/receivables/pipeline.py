@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,7 @@ class RunContext:
     run_id: str
     started_at: dt.datetime
     command: str
+    clock: Callable[[], dt.datetime]  # read only to stamp when the run finished
     input_dir: str | None = None
 
     def path(self, layer: str, table: str) -> str:
@@ -124,7 +126,7 @@ def execute(ctx: RunContext, scope: Scope = Scope()) -> RunResult:
 
 def _write_run_log(ctx: RunContext, record: RunRecord, status: str, error: str | None) -> None:
     record.table_versions = table_versions(ctx)
-    finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # noqa: DTZ005 (run edge, not a transform)
+    finished = ctx.clock()
     io.append(
         record.to_frame(ctx.spark, status, max(finished, ctx.started_at), error),
         ctx.path("ops", "run_log"),
