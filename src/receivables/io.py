@@ -134,10 +134,24 @@ def merge_by_hash(
         # Only rows that are new or differ reach the MERGE; none at all means no commit,
         # so an identical re-run leaves the table's history untouched.
         known = read(spark, path).select(*key, "_row_hash")
-        source = source.join(known, [*key, "_row_hash"], "left_anti").persist()
-        if source.isEmpty():
-            source.unpersist()
-            return MergeMetrics()
+        changed = source.join(known, [*key, "_row_hash"], "left_anti").persist()
+        try:
+            if changed.isEmpty():
+                return MergeMetrics()
+            return _merge(spark, changed, path, key, None, target_filter)
+        finally:
+            changed.unpersist()
+    return _merge(spark, source, path, key, delete_missing, target_filter)
+
+
+def _merge(
+    spark: SparkSession,
+    source: DataFrame,
+    path: str,
+    key: Sequence[str],
+    delete_missing: str | None,
+    target_filter: str | None,
+) -> MergeMetrics:
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     if target_filter:
         on = f"({target_filter}) AND {on}"

@@ -199,10 +199,14 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
                     for f, rel, a, rep in rows
                 ]
 
+    for entity in ENTITIES:
+        io.ensure_table(
+            ctx.spark, ctx.path("bronze", entity.name), bronze_schema(entity),
+            ctx.props("bronze") | _cdf(),
+        )
     for entity_name, new in by_entity.items():
         path = ctx.path("bronze", entity_name)
         entity = BY_NAME[entity_name]
-        io.ensure_table(ctx.spark, path, bronze_schema(entity), ctx.props("bronze") | _cdf())
         if not new:
             continue
         df = read_delivered(
@@ -211,11 +215,6 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
         io.append(df, path)
         ctx.spark.catalog.clearCache()
         record.count(f"bronze.{entity_name}.rows_appended", sum(f.records for f in new))
-    for entity in ENTITIES:
-        io.ensure_table(
-            ctx.spark, ctx.path("bronze", entity.name), bronze_schema(entity),
-            ctx.props("bronze") | _cdf(),
-        )
 
     if rows:
         manifest_rows = [
@@ -274,10 +273,14 @@ def _record_statuses(record: RunRecord, name: str, counts: dict[str, int]) -> No
     record.count(f"silver.{name}.bronze_rows", sum(counts.values()))
 
 
-def _quarantine(ctx: RunContext, record: RunRecord, table: SilverTable, classified: DataFrame) -> None:
-    rows = quarantined(classified, table, ctx.run_id, ctx.started_at)
+def _quarantine(
+    ctx: RunContext, record: RunRecord, table: SilverTable, classified: DataFrame, counts: dict[str, int]
+) -> None:
     path = ctx.path("silver", "quarantine")
     io.ensure_table(ctx.spark, path, QUARANTINE_SCHEMA, ctx.props("silver"))
+    if counts["invalid"] + counts["conflict"] == 0:
+        return  # nothing rejected: no MERGE, no empty commit
+    rows = quarantined(classified, table, ctx.run_id, ctx.started_at)
     inserted = io.insert_new(
         ctx.spark, rows, path, ["entity", "_file_checksum", "_row_number"], ctx.props("silver")
     )
@@ -317,7 +320,7 @@ def _silver_entity(
     try:
         counts = status_counts(classified)
         _record_statuses(record, name, counts)
-        _quarantine(ctx, record, table, classified)
+        _quarantine(ctx, record, table, classified, counts)
         metrics = io.merge_by_hash(
             ctx.spark,
             accepted(classified, table, ctx.started_at),
@@ -346,7 +349,7 @@ def _silver_skus(ctx: RunContext, record: RunRecord, batch: DataFrame, scope: Sc
         in_batch = classified.filter(F.col("_file_checksum").isin(batch_files))
         counts = status_counts(in_batch)
         _record_statuses(record, "skus", counts)
-        _quarantine(ctx, record, table, in_batch)
+        _quarantine(ctx, record, table, in_batch, counts)
         history = skus.build_price_history(
             accepted(classified, table, ctx.started_at), ctx.started_at
         )

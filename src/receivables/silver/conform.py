@@ -87,21 +87,15 @@ def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ())
     valid = F.size("_problems") == 0
     with_hash = rows.withColumn("_row_hash", row_hash(business))
     per_file = Window.partitionBy(*key, "_file_checksum")
-    latest_first = Window.partitionBy(*key).orderBy(*[F.col(c).desc() for c in ORDER])
-    ok = with_hash.filter(valid)
-    ok = (
-        ok.withColumn("_conflict", F.size(F.collect_set("_row_hash").over(per_file)) > 1)
-        .withColumn(
-            "_rank",
-            F.when(~F.col("_conflict"), F.row_number().over(
-                Window.partitionBy(*key, "_conflict").orderBy(*[F.col(c).desc() for c in ORDER])
-            )),
-        )
+    # Non-conflicting rows first, newest first: row 1 is the winner whenever one exists.
+    by_key = Window.partitionBy(*key).orderBy(F.col("_conflict").asc(), *[F.col(c).desc() for c in ORDER])
+    ok = with_hash.filter(valid).withColumn(
+        "_conflict", F.size(F.collect_set("_row_hash").over(per_file)) > 1
     )
-    winner_hash = F.first(F.when(F.col("_rank") == 1, F.col("_row_hash")), ignorenulls=True).over(
-        latest_first.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    ok = ok.withColumn("_rank", F.row_number().over(by_key)).withColumn(
+        "_winner_hash", F.first("_row_hash").over(by_key)
     )
-    ok = ok.withColumn("_winner_hash", winner_hash).select(
+    ok = ok.select(
         *with_hash.columns,
         F.when(F.col("_conflict"), "conflict")
         .when(F.col("_rank") == 1, "accepted")
