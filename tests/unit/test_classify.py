@@ -1,0 +1,54 @@
+"""Every bronze row gets exactly one status; MERGE never sees a duplicate key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from receivables.silver import invoices
+from receivables.silver.conform import classify, status_counts, typed
+
+T1 = dt.datetime(2024, 1, 1, 3, 0)
+T2 = dt.datetime(2024, 1, 2, 3, 0)
+SCHEMA = (
+    "invoice_id string, account_id string, date_issued string, due_date string, "
+    "payment_dates string, _corrupt_record string, _source_file string, _file_checksum string, "
+    "_row_number long, _run_id string, _as_of_date date, _ingested_at timestamp"
+)
+
+
+def _row(inv, acct, issued, file, row, at=T1, corrupt=None):
+    return (inv, acct, issued, None, None, corrupt, file, f"sum-{file}", row, "r", at.date(), at)
+
+
+def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark):
+    rows = [
+        _row("1", "7", "2024-01-01", "a.csv", 1),  # identical earlier copy: duplicate
+        _row("1", "7", "2024-01-01", "a.csv", 2),  # the last copy in the file wins
+        _row("2", "7", "2024-01-01", "a.csv", 3),
+        _row("2", "8", "2024-01-01", "a.csv", 4),  # same file, other content: both conflict
+        _row("3", "7", "2024-01-01", "a.csv", 5),  # older version of 3: superseded
+        _row("3", "9", "2024-01-05", "b.csv", 1, at=T2),  # newest version of 3: accepted
+        _row("4", "7", "2024-02-30", "b.csv", 2, at=T2),  # impossible date: invalid
+        _row("5", None, None, "b.csv", 3, at=T2, corrupt="5"),  # malformed row: invalid
+    ]
+    bronze = spark.createDataFrame(rows, SCHEMA)
+    classified = classify(typed(bronze, invoices.TABLE), invoices.TABLE)
+    got = {(r._source_file, r._row_number): r._status for r in classified.collect()}
+    assert got == {
+        ("a.csv", 1): "duplicate",
+        ("a.csv", 2): "accepted",
+        ("a.csv", 3): "conflict",
+        ("a.csv", 4): "conflict",
+        ("a.csv", 5): "superseded",
+        ("b.csv", 1): "accepted",
+        ("b.csv", 2): "invalid",
+        ("b.csv", 3): "invalid",
+    }
+    assert status_counts(classified) == {
+        "accepted": 2, "duplicate": 1, "superseded": 1, "invalid": 2, "conflict": 2
+    }
+    reasons = {r._row_number: r._reason for r in classified.filter("_source_file = 'b.csv'").collect()}
+    assert reasons[2] == "date_issued '2024-02-30' is not a real date written YYYY-MM-DD"
+    assert reasons[3].startswith("malformed row: not 5 fields")
+    accepted_3 = classified.filter("invoice_id = 3 AND _status = 'accepted'").first()
+    assert accepted_3.account_id == 9
