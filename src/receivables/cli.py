@@ -104,6 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--limit", type=int)
 
+    p = sub.add_parser("maintain", help="OPTIMIZE and VACUUM every table, never inside the audit window",
+                       description="Compact small files and remove data files older than the audit "
+                       "window (conf audit.window_days). A retention shorter than the window is refused.")
+    _common(p)
+    p.add_argument("--retain-days", type=int, help="VACUUM retention in days (default: the audit window)")
+    p.add_argument("--no-optimize", action="store_true", help="VACUUM only")
+
+    p = sub.add_parser("report", help="write the aging report (CSV + HTML) for a run or as-of date",
+                       description="Aging report from gold.account_receivables_history: totals per "
+                       "bucket, the largest past-due accounts and the unpaid total across runs.")
+    _common(p)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", dest="run_id_of")
+    which.add_argument("--as-of", type=_date)
+    p.add_argument("--out", required=True, help="folder for aging_report.csv and aging_report.html")
+
     p = sub.add_parser("generate", help="write deterministic sample extracts",
                        description="Generate billing extracts that look like the real ones.")
     p.add_argument("--out-dir", required=True)
@@ -190,6 +206,25 @@ def main(argv: list[str] | None = None) -> int:
             ctx = _context(args, settings, "reprocess", None)
             scope = pipeline.Scope(issued_from=args.date_from, issued_to=args.date_to)
             return _print_result(pipeline.execute(ctx, scope))
+        if args.command in ("maintain", "report"):
+            from receivables.spark import build_session
+
+            spark = build_session(settings)
+            out = _output_uri(args.output_dir)
+            if args.command == "maintain":
+                from receivables.ops.maintain import maintain
+
+                for m in maintain(spark, settings, out, pipeline.CATALOG, args.retain_days,
+                                  optimize=not args.no_optimize):
+                    print(f"{m.table:42s} compacted {m.files_removed} files into {m.files_added}; "
+                          f"vacuumed files removed more than {m.retain_days} days ago")
+            else:
+                from receivables import report
+
+                rep = report.load(spark, out, args.run_id_of, args.as_of)
+                csv_path, html_path = report.write(rep, args.out)
+                print(f"aging report as of {rep.as_of} (run {rep.run_id}): {csv_path}, {html_path}")
+            return 0
         if args.command in ("history", "query"):
             from receivables import audit
             from receivables.spark import build_session

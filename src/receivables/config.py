@@ -28,10 +28,17 @@ class Settings:
     default_terms_days: int
     timezone: str
     table_properties: dict[str, dict[str, str]] = field(default_factory=dict)
+    audit_window_days: int = 400
+
+    def retention_properties(self) -> dict[str, str]:
+        """Log and removed-file retention that keeps the audit window readable."""
+        window = f"interval {self.audit_window_days} days"
+        return {"delta.logRetentionDuration": window, "delta.deletedFileRetentionDuration": window}
 
     def properties_for(self, layer: str) -> dict[str, str]:
-        """Delta table properties for a layer: the common ones plus the layer's own."""
-        props = dict(self.table_properties.get("common", {}))
+        """Delta table properties for a layer: retention, the common ones, the layer's own."""
+        props = self.retention_properties()
+        props.update(self.table_properties.get("common", {}))
         props.update(self.table_properties.get(layer, {}))
         return props
 
@@ -72,6 +79,7 @@ def load_settings(*extra: str | Path | None) -> Settings:
             spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
             default_terms_days=int(pipeline["default_payment_terms_days"]),
             timezone=str(pipeline["timezone"]),
+            audit_window_days=int((raw.get("audit") or {}).get("window_days", 400)),
             table_properties={
                 str(layer): {str(k): str(v) for k, v in (props or {}).items()}
                 for layer, props in (raw.get("tables") or {}).items()

@@ -23,6 +23,7 @@ from receivables.bronze.ingest import MANIFEST_SCHEMA, bronze_schema, read_deliv
 from receivables.config import Settings
 from receivables.entities import BY_NAME, ENTITIES, INVOICES, SKUS
 from receivables.errors import ReceivablesError
+from receivables.gold import account_receivables_history as history
 from receivables.gold.account_receivables import build_account_receivables
 from receivables.gold.invoice_aging import build_invoice_aging
 from receivables.ops import controls, watermarks
@@ -524,6 +525,19 @@ def update_gold(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
         )
     finally:
         spark.catalog.clearCache()
+    _snapshot_accounts(ctx, record)
     moved = {**sources, "as_of_date": ctx.as_of.toordinal()}
     moved = {k: v for k, v in moved.items() if marks.get(("gold", k)) != v}
     watermarks.save(spark, marks_path, "gold", moved, ctx.run_id, ctx.started_at, ctx.props("ops"))
+
+
+def _snapshot_accounts(ctx: RunContext, record: RunRecord) -> None:
+    """Append this run's account receivables to the audit history (idempotent per run)."""
+    path = ctx.path("gold", "account_receivables_history")
+    snapshot = history.build_snapshot(
+        io.read(ctx.spark, ctx.path("gold", "account_receivables")),
+        as_of=ctx.as_of, run_id=ctx.run_id, snapshot_at=ctx.started_at,
+    )
+    io.ensure_table(ctx.spark, path, snapshot.schema, ctx.props("gold"), history.PARTITION)
+    inserted = io.insert_new(ctx.spark, snapshot, path, history.KEY)
+    record.count("gold.account_receivables_history.snapshot_rows", inserted)

@@ -34,3 +34,6 @@ def sample_copy(tmp_path) -> Path:
     dest = tmp_path / "data"
     shutil.copytree(ROOT / "data", dest)
     return dest
+
+
+from tests.e2e.nights import nights  # noqa: E402,F401  (shared session fixture)

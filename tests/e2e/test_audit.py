@@ -1,0 +1,80 @@
+"""Audit: commits tagged per run, per-run snapshots, retention that protects audits, report."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from decimal import Decimal
+
+import pytest
+from delta.tables import DeltaTable
+
+from receivables import io
+from receivables.audit import read_as_of, table_history
+from tests.e2e.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def test_each_run_makes_at_most_one_commit_per_gold_table_tagged_with_its_id(spark, nights):
+    out = str(nights["out"])
+    runs = [nights["night1_run"], nights["night2_run"], nights["night3_run"]]
+    for table in ("gold.invoice_aging", "gold.account_receivables"):
+        commits = [r for r in table_history(spark, out, table).collect() if r.run_id]
+        tagged = [c.run_id for c in commits if c.operation != "CREATE TABLE"]
+        assert len(tagged) == len(set(tagged)), table
+        for run in runs:
+            if run.run_id in tagged:
+                version = next(c.version for c in commits if c.run_id == run.run_id and c.operation != "CREATE TABLE")
+                assert run.table_versions[table] == version
+
+
+def test_every_run_appends_an_account_snapshot_stamped_with_its_as_of(spark, nights):
+    out = str(nights["out"])
+    hist = io.read(spark, str(nights["out"] / "gold" / "account_receivables_history"))
+    per_run = {r.run_id: (r.as_of_date.isoformat(), r.n) for r in hist.groupBy("run_id", "as_of_date").count()
+               .withColumnRenamed("count", "n").collect()}
+    for night, as_of in (("night1_run", "2024-06-30"), ("night2_run", "2024-07-01"), ("night3_run", "2024-07-02")):
+        run = nights[night]
+        assert per_run[run.run_id][0] == as_of
+    night1 = nights["night1_run"].run_id
+    snap = {r.account_id: r.unpaid_total for r in hist.filter(f"run_id = '{night1}'").collect()}
+    past = {r.account_id: r.unpaid_total
+            for r in read_as_of(spark, out, "gold.account_receivables", run_id=night1).collect()}
+    assert snap == past and len(snap) > 0
+
+
+def test_maintain_refuses_to_vacuum_inside_the_audit_window(nights, tmp_path, capsys):
+    out = tmp_path / "maint"
+    shutil.copytree(nights["out"], out)
+    assert run_cli("maintain", "--output-dir", str(out), "--retain-days", "30") == 2
+    assert "refusing to VACUUM with 30 days" in capsys.readouterr().err
+
+
+def test_maintain_keeps_every_run_in_the_window_readable(spark, nights, tmp_path):
+    out = tmp_path / "maint-ok"
+    shutil.copytree(nights["out"], out)
+    assert run_cli("maintain", "--output-dir", str(out)) == 0
+    props = DeltaTable.forPath(spark, str(out / "gold" / "invoice_aging")).detail().first()["properties"]
+    assert props["delta.deletedFileRetentionDuration"] == "interval 400 days"
+    run_id = nights["night1_run"].run_id
+    past = read_as_of(spark, str(out), "gold.invoice_aging", run_id=run_id).collect()
+    assert {r.invoice_id: r for r in past} == nights["night1"]
+
+
+def test_report_for_a_past_run_writes_escaped_csv_and_html(spark, nights, tmp_path):
+    out = str(nights["out"])
+    run = nights["night1_run"]
+    dest = tmp_path / "report"
+    assert run_cli("report", "--output-dir", out, "--run", run.run_id, "--out", str(dest)) == 0
+    with (dest / "aging_report.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    night1_open = {}
+    for r in nights["night1"].values():
+        night1_open[r.account_id] = night1_open.get(r.account_id, Decimal("0.00")) + r.outstanding
+    assert {int(r["account_id"]): Decimal(r["unpaid_total"]) for r in rows} == night1_open
+    assert all(not r["company_name"].startswith(("=", "+", "-", "@")) for r in rows)
+    page = (dest / "aging_report.html").read_text(encoding="utf-8")
+    total = sum(night1_open.values(), Decimal("0.00"))
+    assert f'<strong id="total">{total:,}</strong>' in page
+    assert "As of <strong>2024-06-30</strong>" in page and page.count("<svg") == 2
