@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from delta.tables import DeltaTable
@@ -31,6 +32,20 @@ def version_of_run(spark: SparkSession, output_dir: str, table: str, run_id: str
     return int(versions[table])
 
 
+def last_run_for_date(spark: SparkSession, output_dir: str, as_of_date: dt.date) -> str:
+    """The id of the last successful run that reported for ``as_of_date``."""
+    log = io.read(spark, io.table_path(output_dir, "ops", "run_log"))
+    row = (
+        log.filter((F.col("as_of_date") == F.lit(as_of_date)) & (F.col("status") == "succeeded"))
+        .orderBy(F.col("started_at").desc())
+        .select("run_id")
+        .first()
+    )
+    if row is None:
+        raise ReceivablesError(f"no successful run reported as of {as_of_date}")
+    return str(row["run_id"])
+
+
 def read_as_of(
     spark: SparkSession,
     output_dir: str,
@@ -39,11 +54,16 @@ def read_as_of(
     run_id: str | None = None,
     version: int | None = None,
     timestamp: str | None = None,
+    as_of_date: dt.date | None = None,
 ) -> DataFrame:
+    """Rows of ``table`` after a run, at a version, at a timestamp, or after the last run for
+    an as-of date; the current rows when none is given."""
     path = _path(output_dir, table)
     if not io.is_table(spark, path):
         raise ReceivablesError(f"{table} does not exist under {output_dir}")
     reader = spark.read.format("delta")
+    if as_of_date is not None and run_id is None:
+        run_id = last_run_for_date(spark, output_dir, as_of_date)
     if run_id is not None:
         version = version_of_run(spark, output_dir, table, run_id)
     if version is not None:
@@ -75,6 +95,9 @@ def run_history(spark: SparkSession, output_dir: str) -> DataFrame:
         F.col("table_versions")["gold.invoice_aging"].alias("gold_invoice_aging_v"),
         F.col("table_versions")["gold.account_receivables"].alias("gold_account_receivables_v"),
         F.col("control_totals")["gold.outstanding"].alias("outstanding"),
+        F.col("counts")["files.ingested"].alias("files_ingested"),
+        F.col("counts")["gold.invoice_aging.recomputed"].alias("invoices_recomputed"),
+        F.col("counts")["gold.invoice_aging.updated"].alias("invoices_updated"),
     ).orderBy("started_at")
 
 

@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--run", dest="run_id_of")
     when.add_argument("--version", type=int)
     when.add_argument("--timestamp")
+    when.add_argument("--as-of-date", type=_date, help="after the last successful run for this as-of date")
     p.add_argument("--where", help="SQL filter, e.g. \"account_id = 7\"")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--limit", type=int)
@@ -237,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                 audit.emit(df, args.format)
             else:
                 df = audit.read_as_of(spark, out, args.table, run_id=args.run_id_of,
-                                      version=args.version, timestamp=args.timestamp)
+                                      version=args.version, timestamp=args.timestamp,
+                                      as_of_date=args.as_of_date)
                 if args.where:
                     df = df.filter(args.where)
                 audit.emit(df, args.format, args.limit)

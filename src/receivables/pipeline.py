@@ -98,8 +98,9 @@ class RunResult:
     summary: dict[str, object] = field(default_factory=dict)
 
 
-def execute(ctx: RunContext, scope: Scope = Scope()) -> RunResult:
+def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
     """Run the pipeline under the output directory's lock and write the run-log row."""
+    scope = scope or Scope()
     record = RunRecord(ctx.run_id, ctx.command, ctx.as_of, ctx.started_at)
     with run_lock(ctx.output_dir), io.tagged_commits(
         ctx.spark, ctx.run_id, as_of=ctx.as_of.isoformat(), command=ctx.command

@@ -3,6 +3,7 @@ gold after N nights equals a full rebuild; reprocess equals rebuild."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +75,10 @@ def test_time_travel_by_run_returns_what_each_night_reported(spark, nights, tmp_
     copy = tmp_path / "audited"
     shutil.copytree(nights["out"], copy)
     assert run_cli("rebuild", "--output-dir", str(copy), "--as-of", "2024-07-02") == 0
+    assert run_cli("reprocess", "--output-dir", str(copy), "--from", "2024-01-01", "--to", "2024-03-31",
+                   "--as-of", "2024-07-02") == 0
+    night2 = read_as_of(spark, str(copy), "gold.invoice_aging", as_of_date=dt.date(2024, 7, 1)).collect()
+    assert {r.invoice_id: r for r in night2} == nights["night2"]
     for night in ("night1", "night2"):
         run_id = nights[f"{night}_run"].run_id
         past = read_as_of(spark, str(copy), "gold.invoice_aging", run_id=run_id).collect()
