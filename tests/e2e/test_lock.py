@@ -1,0 +1,19 @@
+"""Two runs on one output: the second exits at once with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from receivables.ops.lock import run_lock
+from tests.e2e.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def test_second_run_on_a_locked_output_exits_with_a_clear_message(sample_copy, tmp_path, capsys):
+    out = tmp_path / "out"
+    with run_lock(str(out)):
+        code = run_cli("run", "--input-dir", str(sample_copy), "--output-dir", str(out), "--as-of", "2024-12-31")
+    assert code == 2
+    assert "another run holds the lock" in capsys.readouterr().err
+    assert not (out / "bronze").exists()  # nothing was written
