@@ -195,18 +195,21 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.conf)
         from receivables import pipeline
 
-        if args.command == "run":
-            ctx = _context(args, settings, "run", args.input_dir)
-            return _print_result(pipeline.execute(ctx))
-        if args.command == "rebuild":
-            ctx = _context(args, settings, "rebuild", None)
-            return _print_result(pipeline.execute(ctx, pipeline.Scope(full=True)))
-        if args.command == "reprocess":
-            if args.date_from > args.date_to:
+        if args.command in ("run", "rebuild", "reprocess"):
+            from receivables.ops.lock import run_lock
+
+            if args.command == "reprocess" and args.date_from > args.date_to:
                 raise ReceivablesError("--from must not be after --to")
-            ctx = _context(args, settings, "reprocess", None)
-            scope = pipeline.Scope(issued_from=args.date_from, issued_to=args.date_to)
-            return _print_result(pipeline.execute(ctx, scope))
+            # Taken before Spark starts, so a second run on this output exits at once.
+            with run_lock(_output_uri(args.output_dir)):
+                if args.command == "run":
+                    scope = pipeline.Scope()
+                elif args.command == "rebuild":
+                    scope = pipeline.Scope(full=True)
+                else:
+                    scope = pipeline.Scope(issued_from=args.date_from, issued_to=args.date_to)
+                ctx = _context(args, settings, args.command, args.input_dir if args.command == "run" else None)
+                return _print_result(pipeline.execute(ctx, scope))
         if args.command in ("maintain", "report"):
             from receivables.spark import build_session
 

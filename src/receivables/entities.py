@@ -15,6 +15,7 @@ class Entity:
     optional: tuple[str, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
     file_required: bool = True
+    measure: str | None = None  # the quantity conserved file → bronze → silver (amounts, units)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -52,13 +53,19 @@ LINE_ITEMS = Entity(
     name="invoice_line_items",
     key=("invoice_id", "item_id"),
     required=("invoice_id", "item_id", "quantity"),
+    measure="quantity",
 )
 PAYMENTS = Entity(
     name="payments",
     key=("payment_id",),
     required=("payment_id", "invoice_id", "payment_date", "amount"),
     file_required=False,
+    measure="amount",
 )
+
+# What counts towards a measure's conservation total: a plain decimal number as delivered
+# (rejected values such as "1.000,50" are conserved by row count, not by amount).
+NUMBER = r"^-?[0-9]{1,20}(\.[0-9]{1,6})?$"
 
 ENTITIES: tuple[Entity, ...] = (ACCOUNTS, SKUS, INVOICES, LINE_ITEMS, PAYMENTS)
 BY_NAME = {e.name: e for e in ENTITIES}

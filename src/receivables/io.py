@@ -7,6 +7,7 @@ functions here; it never opens files or sessions itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -57,9 +58,23 @@ def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
 
 def version(spark: SparkSession, path: str) -> int:
     """The latest committed version of a table (-1 if it does not exist)."""
+    commit = last_commit(spark, path)
+    return -1 if commit is None else commit.version
+
+
+@dataclass(frozen=True)
+class Commit:
+    version: int
+    timestamp: dt.datetime
+    user_metadata: str | None
+
+
+def last_commit(spark: SparkSession, path: str) -> Commit | None:
+    """The latest commit of a table (None if there is no table)."""
     if not is_table(spark, path):
-        return -1
-    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+        return None
+    row = DeltaTable.forPath(spark, path).history(1).select("version", "timestamp", "userMetadata").first()
+    return Commit(int(row["version"]), row["timestamp"], row["userMetadata"])
 
 
 def append(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:

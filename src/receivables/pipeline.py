@@ -26,7 +26,7 @@ from receivables.errors import ReceivablesError
 from receivables.gold import account_receivables_history as history
 from receivables.gold.account_receivables import build_account_receivables
 from receivables.gold.invoice_aging import build_invoice_aging
-from receivables.ops import controls, watermarks
+from receivables.ops import conservation, controls, faults, recovery, watermarks
 from receivables.ops.lock import run_lock
 from receivables.ops.run_log import RunRecord
 from receivables.silver import accounts, invoice_line_items, invoices, payments, skus
@@ -36,7 +36,6 @@ from receivables.silver.conform import (
     accepted,
     classify,
     quarantined,
-    status_counts,
     typed,
 )
 
@@ -107,10 +106,13 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
     ):
         status, error = "succeeded", None
         try:
+            abandoned = recovery.find_abandoned(ctx, CATALOG)
+            recovery.settle(ctx, abandoned, record)
             if ctx.input_dir is not None:
                 ingest_bronze(ctx, record)
             update_silver(ctx, record, scope)
-            update_gold(ctx, record, scope)
+            update_gold(ctx, record, scope, rebuild=any(r.touched_gold for r in abandoned))
+            faults.after("gold")
             controls.reconcile(ctx, record)
         except ReceivablesError as exc:
             status, error = "failed", str(exc)
@@ -214,7 +216,9 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
         df = read_delivered(
             ctx.spark, entity, new, ctx.input_dir, ctx.run_id, ctx.as_of, ctx.started_at
         )
-        io.append(df, path)
+        with faults.during(f"bronze.{entity_name}", path):
+            io.append(df, path)
+        faults.after(f"bronze.{entity_name}")
         ctx.spark.catalog.clearCache()
         record.count(f"bronze.{entity_name}.rows_appended", sum(f.records for f in new))
 
@@ -320,17 +324,18 @@ def _silver_entity(
             return  # reference data is not invoice-dated: nightly MERGEs keep it current
     classified = classify(rows, table).persist()
     try:
-        counts = status_counts(classified)
+        counts = conservation.check_batch(record, table.entity, rows, classified)
         _record_statuses(record, name, counts)
         _quarantine(ctx, record, table, classified, counts)
-        metrics = io.merge_by_hash(
-            ctx.spark,
-            accepted(classified, table, ctx.started_at),
-            ctx.path("silver", name),
-            table.key,
-            delete_missing=delete_missing,
-            properties=ctx.props("silver"),
-        )
+        with faults.during(f"silver.{name}", ctx.path("silver", name)):
+            metrics = io.merge_by_hash(
+                ctx.spark,
+                accepted(classified, table, ctx.started_at),
+                ctx.path("silver", name),
+                table.key,
+                delete_missing=delete_missing,
+                properties=ctx.props("silver"),
+            )
     finally:
         classified.unpersist()
     record.count(f"silver.{name}.inserted", metrics.inserted)
@@ -349,7 +354,9 @@ def _silver_skus(ctx: RunContext, record: RunRecord, batch: DataFrame, scope: Sc
     classified = classify(typed(everything, table), table, partition=["_as_of_date"]).persist()
     try:
         in_batch = classified.filter(F.col("_file_checksum").isin(batch_files))
-        counts = status_counts(in_batch)
+        counts = conservation.check_batch(
+            record, table.entity, typed(batch, table), in_batch
+        )
         _record_statuses(record, "skus", counts)
         _quarantine(ctx, record, table, in_batch, counts)
         history = skus.build_price_history(
@@ -434,8 +441,12 @@ def _affected_invoices(
     return ids.filter(F.col("invoice_id").isNotNull()).distinct()
 
 
-def update_gold(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
-    """Recompute the affected invoices and accounts and MERGE them into gold."""
+def update_gold(ctx: RunContext, record: RunRecord, scope: Scope, rebuild: bool = False) -> None:
+    """Recompute the affected invoices and accounts and MERGE them into gold.
+
+    ``rebuild`` recomputes every invoice: a killed run committed to gold without saving
+    the watermarks the incremental scope is derived from.
+    """
     spark = ctx.spark
     marks_path = ctx.path("ops", "watermarks")
     marks = watermarks.read_all(spark, marks_path)
@@ -446,6 +457,7 @@ def update_gold(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
     last_as_of = dt.date.fromordinal(last) if last is not None else None
     full = (
         scope.full
+        or rebuild
         or last_as_of is None
         or ctx.as_of < last_as_of
         or not io.is_table(spark, aging_path)
@@ -476,10 +488,11 @@ def update_gold(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
             old_accounts = io.read(spark, aging_path).join(ids, "invoice_id", "left_semi").select("account_id")
             old_accounts = old_accounts.persist()
             old_accounts.count()
-        metrics = io.merge_by_hash(
-            spark, aging, aging_path, ["invoice_id"],
-            delete_missing="true" if full else None, properties=ctx.props("gold"),
-        )
+        with faults.during("gold.invoice_aging", aging_path):
+            metrics = io.merge_by_hash(
+                spark, aging, aging_path, ["invoice_id"],
+                delete_missing="true" if full else None, properties=ctx.props("gold"),
+            )
         record.count("gold.invoice_aging.recomputed", recomputed)
         record.count("gold.invoice_aging.inserted", metrics.inserted)
         record.count("gold.invoice_aging.updated", metrics.updated)

@@ -12,10 +12,12 @@ import codecs
 import csv
 import hashlib
 import os
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
-from receivables.entities import ENTITIES, Entity
+from receivables.entities import ENTITIES, NUMBER, Entity
 from receivables.errors import InputFileError, MissingInputError
 
 _CHUNK = 1 << 20
@@ -46,6 +48,7 @@ class FileFacts:
     records: int
     multiline: bool
     has_bom: bool
+    measure_total: Decimal = Decimal(0)  # Σ of the entity's measure column (see entities.NUMBER)
 
 
 def discover(input_dir: str | Path) -> list[DeliveredFile]:
@@ -144,14 +147,19 @@ def inspect(delivered: DeliveredFile) -> FileFacts:
         has_bom = fh.read(3) == _BOM
     records = 0
     multiline = False
+    measure_total = Decimal(0)
+    number = re.compile(NUMBER)
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, strict=True)
         try:
             header = canonical_header(delivered.entity, name, next(reader))
+            at = header.index(delivered.entity.measure) if delivered.entity.measure else None
             last_line = reader.line_num
             for row in reader:
                 if row:  # Spark skips blank lines too
                     records += 1
+                    if at is not None and at < len(row) and number.match(row[at].strip(" ")):
+                        measure_total += Decimal(row[at].strip(" "))
                     if reader.line_num - last_line > 1:
                         multiline = True
                 last_line = reader.line_num
@@ -170,4 +178,5 @@ def inspect(delivered: DeliveredFile) -> FileFacts:
         records=records,
         multiline=multiline,
         has_bom=has_bom,
+        measure_total=measure_total,
     )

@@ -29,6 +29,7 @@ from pyspark.sql.types import (
 from receivables.bronze.files import FileFacts
 from receivables.entities import Entity
 from receivables.errors import ConservationError
+from receivables.ops.conservation import MEASURE, check_file, measure
 
 CORRUPT = "_corrupt_record"
 
@@ -131,9 +132,10 @@ def read_delivered(
         ],
         "_uri string, _source_file string, _file_checksum string",
     )
+    unit = measure(F.col(entity.measure)) if entity.measure else F.lit(None).cast(MEASURE)
     blocks = (
         raw.groupBy("_uri", "_block")
-        .agg(F.min("_mid").alias("_first_mid"), F.count(F.lit(1)).alias("_n"))
+        .agg(F.min("_mid").alias("_first_mid"), F.count(F.lit(1)).alias("_n"), F.sum(unit).alias("_m"))
         .withColumn(
             "_offset",
             F.coalesce(
@@ -146,18 +148,26 @@ def read_delivered(
             ),
         )
     ).persist()
-    counts = {r["_uri"]: int(r["n"]) for r in blocks.groupBy("_uri").agg(F.sum("_n").alias("n")).collect()}
+    per_file = {
+        r["_uri"]: (int(r["n"]), r["m"])
+        for r in blocks.groupBy("_uri").agg(F.sum("_n").alias("n"), F.sum("_m").alias("m")).collect()
+    }
     for f in facts:
-        got = counts.get(_spark_uri(f.path), 0)
-        if got != f.records:
+        got, got_measure = per_file.get(_spark_uri(f.path), (0, None))
+        try:
+            if got != f.records:
+                raise ConservationError(
+                    f"{f.path}: Spark read {got} rows but the file holds {f.records} CSV records; "
+                    "nothing was written (check quoting and line endings)"
+                )
+            if entity.measure:
+                check_file(f.path, entity, f.measure_total, got_measure)
+        except ConservationError:
             raw.unpersist()
             blocks.unpersist()
-            raise ConservationError(
-                f"{f.path}: Spark read {got} rows but the file holds {f.records} CSV records; "
-                "nothing was written (check quoting and line endings)"
-            )
+            raise
     return (
-        raw.join(F.broadcast(blocks.drop("_n")), ["_uri", "_block"])
+        raw.join(F.broadcast(blocks.drop("_n", "_m")), ["_uri", "_block"])
         .join(F.broadcast(files), "_uri")
         .select(
             *entity.columns,

@@ -6,7 +6,8 @@ paid_to_date = payments dated up to as_of (plus the invoice total when its
 ``paid_in_full_date`` is on or before as_of); outstanding = max(total − paid, 0), the
 excess is ``credit_amount``; days_past_due = as_of − due_date when outstanding > 0 and
 as_of > due_date, else 0. An invoice whose lines, prices or account have not arrived is
-``is_complete = false`` with ``missing_inputs`` naming what is missing.
+``is_complete = false`` with ``missing_inputs`` naming what is missing. A payment dated
+before its invoice was issued counts, and ``early_payments`` flags how many there are.
 
 ``as_of_date``, ``run_id`` and ``updated_at`` tell which run last changed the row: a row
 whose values do not change is not rewritten (paid invoices do not age).
@@ -37,6 +38,7 @@ BUSINESS_COLUMNS = [
     "line_count",
     "is_complete",
     "missing_inputs",
+    "early_payments",
 ]
 
 
@@ -88,15 +90,25 @@ def with_totals(invoices: DataFrame, line_items: DataFrame, skus: DataFrame) -> 
 
 
 def with_payments(invoices: DataFrame, payments: DataFrame, as_of: dt.date) -> DataFrame:
-    """Adds paid_to_date: payments up to as_of plus a paid-in-full date up to as_of."""
+    """Adds paid_to_date: payments up to as_of plus a paid-in-full date up to as_of, and
+    early_payments: how many of those are dated before the invoice was issued (they count,
+    and are flagged for review)."""
     paid = (
         payments.filter(F.col("payment_date") <= F.lit(as_of))
+        .join(invoices.select("invoice_id", F.col("date_issued").alias("_issued")), "invoice_id")
         .groupBy("invoice_id")
-        .agg(F.sum("amount").alias("_paid"))
+        .agg(
+            F.sum("amount").alias("_paid"),
+            F.count(F.when(F.col("payment_date") < F.col("_issued"), 1)).alias("_early"),
+        )
     )
-    in_full = F.when(F.col("paid_in_full_date") <= F.lit(as_of), F.col("invoice_total")).otherwise(_zero())
-    return invoices.join(paid, "invoice_id", "left").withColumn(
-        "paid_to_date", (F.coalesce(F.col("_paid"), _zero()) + in_full).cast(MONEY)
+    counted = F.col("paid_in_full_date") <= F.lit(as_of)
+    in_full = F.when(counted, F.col("invoice_total")).otherwise(_zero())
+    early_in_full = F.when(counted & (F.col("paid_in_full_date") < F.col("date_issued")), 1).otherwise(0)
+    return (
+        invoices.join(paid, "invoice_id", "left")
+        .withColumn("paid_to_date", (F.coalesce(F.col("_paid"), _zero()) + in_full).cast(MONEY))
+        .withColumn("early_payments", (F.coalesce(F.col("_early"), F.lit(0)) + early_in_full).cast(IntegerType()))
     )
 
 

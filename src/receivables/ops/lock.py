@@ -27,14 +27,27 @@ def local_path(uri: str) -> str | None:
     return None
 
 
+_held: dict[str, int] = {}  # lock files this process holds, with nesting depth
+
+
 @contextmanager
 def run_lock(output_dir: str) -> Iterator[None]:
+    """Hold the output's lock for the body; re-entrant within one process (the CLI takes it
+    before starting Spark, so a second run exits at once, and the pipeline takes it again)."""
     path = local_path(output_dir)
     if path is None:
         yield
         return
+    lock_file = os.path.join(os.path.abspath(path), LOCK_NAME)
+    if lock_file in _held:
+        _held[lock_file] += 1
+        try:
+            yield
+        finally:
+            _held[lock_file] -= 1
+        return
     os.makedirs(path, exist_ok=True)
-    fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -45,6 +58,10 @@ def run_lock(output_dir: str) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
-        yield
+        _held[lock_file] = 1
+        try:
+            yield
+        finally:
+            del _held[lock_file]
     finally:
         os.close(fd)

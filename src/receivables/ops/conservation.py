@@ -1,0 +1,80 @@
+"""Conservation: every delivered row, and every unit of its measure, is accounted for.
+
+Per file: CSV records counted in plain Python = rows Spark read into bronze, and the Σ of
+the entity's measure (payment ``amount``, line ``quantity``) agrees too (checked in
+``bronze.ingest``). Per silver batch: bronze rows = accepted + duplicate + superseded +
+quarantined (invalid, conflict), and the measure sums likewise. A run that breaks either
+fails with ConservationError; the sums are written to the run log's control totals.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
+
+from receivables.entities import NUMBER, Entity
+from receivables.errors import ConservationError
+
+if TYPE_CHECKING:
+    from receivables.ops.run_log import RunRecord
+
+MEASURE = DecimalType(38, 6)
+QUARANTINED = ("invalid", "conflict")
+
+
+def measure(column: Column) -> Column:
+    """The measure value of a delivered string, NULL when it is not a plain number."""
+    text = F.trim(column)
+    return F.when(text.rlike(NUMBER), text.cast(MEASURE))
+
+
+def _raw_measure(entity: Entity) -> Column:
+    if entity.measure is None:
+        return F.lit(None).cast(MEASURE)
+    return measure(F.get_json_object("_raw_row", f"$.{entity.measure}"))
+
+
+def check_batch(record: RunRecord, entity: Entity, rows: DataFrame, classified: DataFrame) -> dict[str, int]:
+    """Compare the typed bronze rows of a batch with their classification; returns rows per
+    status (every status present, zero when none)."""
+    name = entity.name
+    src = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(_raw_measure(entity)).alias("m")).first()
+    per_status = {
+        r["_status"]: (int(r["n"]), r["m"] or Decimal(0))
+        for r in classified.groupBy("_status")
+        .agg(F.count(F.lit(1)).alias("n"), F.sum(_raw_measure(entity)).alias("m"))
+        .collect()
+    }
+    rows = sum(n for n, _ in per_status.values())
+    total = sum((m for _, m in per_status.values()), Decimal(0))
+    expected = src["m"] or Decimal(0)
+    if entity.measure:
+        for status, (_, m) in per_status.items():
+            record.control_totals[f"silver.{name}.{entity.measure}.{status}"] = _cents(m)
+        record.control_totals[f"bronze.{name}.{entity.measure}.batch"] = _cents(expected)
+    if rows != src["n"] or total != expected:
+        raise ConservationError(
+            f"silver.{name}: the batch has {src['n']} bronze rows (Σ {entity.measure} {expected}) but "
+            f"accepted + duplicate + superseded + quarantined = {rows} (Σ {total}); nothing was merged"
+        )
+    from receivables.silver.conform import STATUSES  # conform imports bronze, which imports this
+
+    return {s: per_status.get(s, (0, None))[0] for s in STATUSES}
+
+
+def _cents(value: Decimal) -> Decimal:
+    """The run log keeps two decimals; the check above is exact."""
+    return value.quantize(Decimal("0.01"))
+
+
+def check_file(path: str, entity: Entity, expected: Decimal, got: Decimal | None) -> None:
+    """The Σ measure Spark read from a file equals the plain-Python pre-pass."""
+    if (got or Decimal(0)) != expected:
+        raise ConservationError(
+            f"{path}: Spark read Σ {entity.measure} = {got or 0} but the file holds {expected}; "
+            "nothing was written (check quoting and line endings)"
+        )

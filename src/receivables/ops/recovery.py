@@ -1,0 +1,104 @@
+"""Runs that died before their run-log row: found, logged as abandoned, their traces settled.
+
+Every commit a run makes carries its run id (``io.tagged_commits``). Runs hold the output
+lock, so when the next run starts, the commits of a run that was killed (SIGKILL, lost
+machine) are still the latest commits of the tables it touched. A run id found there but
+missing from ``ops.run_log`` is such a run. The next run then:
+
+- appends an ``abandoned`` row for it to ``ops.run_log`` (the table versions it left, when
+  it committed them), so every run id that appears in any table is in the run log;
+- deletes that run's rows from ``gold.account_receivables_history`` (a snapshot of a run
+  that never finished is not an audit record; Delta's own history still has it);
+- asks for a full gold recompute when it had committed to gold, because gold's incremental
+  scope is derived from the watermarks that run never saved.
+
+Everything else converges by itself: bronze re-delivery is guarded by file checksums,
+silver MERGEs are idempotent by row hash and re-read from unadvanced watermarks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+
+from receivables import io
+from receivables.ops.run_log import RunRecord
+
+if TYPE_CHECKING:
+    from receivables.pipeline import RunContext
+
+HISTORY = ("gold", "account_receivables_history")
+
+
+@dataclass
+class Abandoned:
+    run_id: str
+    command: str
+    as_of: dt.date
+    first_commit: dt.datetime
+    last_commit: dt.datetime
+    table_versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def touched_gold(self) -> bool:
+        return any(t.startswith("gold.") for t in self.table_versions)
+
+
+def find_abandoned(ctx: RunContext, catalog: dict[str, list[str]]) -> list[Abandoned]:
+    """Runs whose commits are the latest of some table but that have no run-log row."""
+    log_path = ctx.path("ops", "run_log")
+    logged = (
+        {r[0] for r in io.read(ctx.spark, log_path).select("run_id").collect()}
+        if io.is_table(ctx.spark, log_path) else set()
+    )
+    found: dict[str, Abandoned] = {}
+    for layer, names in catalog.items():
+        for name in names:
+            if (layer, name) == ("ops", "run_log"):
+                continue
+            commit = io.last_commit(ctx.spark, ctx.path(layer, name))
+            if commit is None or not commit.user_metadata:
+                continue
+            try:
+                meta = json.loads(commit.user_metadata)
+            except ValueError:
+                continue
+            run_id = meta.get("run_id")
+            if not run_id or run_id in logged or run_id == ctx.run_id:
+                continue
+            run = found.setdefault(
+                run_id,
+                Abandoned(run_id, meta.get("command", "unknown"),
+                          dt.date.fromisoformat(meta.get("as_of", ctx.as_of.isoformat())),
+                          commit.timestamp, commit.timestamp),
+            )
+            run.table_versions[f"{layer}.{name}"] = commit.version
+            run.first_commit = min(run.first_commit, commit.timestamp)
+            run.last_commit = max(run.last_commit, commit.timestamp)
+    return sorted(found.values(), key=lambda r: r.first_commit)
+
+
+def settle(ctx: RunContext, runs: list[Abandoned], record: RunRecord) -> None:
+    """Log each abandoned run and drop its unfinished audit snapshot."""
+    history_path = ctx.path(*HISTORY)
+    for run in runs:
+        if f"{HISTORY[0]}.{HISTORY[1]}" in run.table_versions:
+            DeltaTable.forPath(ctx.spark, history_path).delete(
+                (F.col("as_of_date") == F.lit(run.as_of)) & (F.col("run_id") == F.lit(run.run_id))
+            )
+        row = RunRecord(run.run_id, run.command, run.as_of, run.first_commit)
+        row.table_versions = dict(run.table_versions)
+        io.append(
+            row.to_frame(
+                ctx.spark, "abandoned", run.last_commit,
+                f"stopped before writing its run-log row (killed or crashed); found and settled by run {ctx.run_id}",
+            ),
+            ctx.path("ops", "run_log"),
+            ctx.props("ops"),
+        )
+        record.count("recovery.abandoned_runs", 1)

@@ -1,0 +1,155 @@
+"""Killed runs (SIGKILL, the CLI as a real subprocess) and two runs started at once.
+
+Night 1 runs clean. Night 2 (new delta files, a corrected line, payments, as-of moved on)
+is killed at one point, then run again; the result must equal an uninterrupted night 2 in
+every silver and gold row, with no bronze row duplicated or lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from receivables import io
+from receivables.generate import generate
+from receivables.ops.faults import ENV
+from tests.e2e.conftest import ROOT, TEST_CONF, run_cli
+
+pytestmark = pytest.mark.e2e
+
+NIGHT1, NIGHT2 = "2024-06-30", "2024-07-01"
+TABLES = [
+    *(("bronze", t) for t in ("accounts", "skus", "invoices", "invoice_line_items", "payments")),
+    *(("silver", t) for t in ("accounts", "skus", "invoices", "invoice_line_items", "payments", "quarantine")),
+    ("gold", "invoice_aging"), ("gold", "account_receivables"), ("gold", "account_receivables_history"),
+    ("ops", "file_manifest"),
+]
+LINEAGE = ("run_id", "_run_id", "updated_at", "_updated_at", "_ingested_at", "snapshot_at",
+           "quarantined_at", "recorded_at")
+
+
+def cli(*args: str, fault: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`receivables …` as its own process (own session, so a kill takes only it and its JVM)."""
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    if fault:
+        env[ENV] = fault
+    return subprocess.run(
+        [sys.executable, "-m", "receivables.cli", *args, "--conf", TEST_CONF],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, start_new_session=True,
+    )
+
+
+def _append_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def _rows(spark, path: Path) -> list[str]:
+    df = io.read(spark, str(path))
+    if path.name == "file_manifest":  # which files bronze holds; a killed run's file is `recovered`
+        df = (df.filter(F.col("action").isin("ingested", "recovered"))
+              .withColumn("action", F.lit("ingested")).drop(*LINEAGE).distinct())
+    keep = [c for c in df.columns if c not in LINEAGE]
+    return sorted(repr(tuple(r)) for r in df.select(*keep).collect())
+
+
+def state(spark, out: Path) -> dict[str, list[str]]:
+    """Every row of every table, lineage columns aside (run ids differ between runs)."""
+    return {f"{layer}.{t}": _rows(spark, out / layer / t) for layer, t in TABLES}
+
+
+@pytest.fixture(scope="module")
+def scene(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("faults")
+    data1, data2 = base / "data1", base / "data2"
+    generate(data1, invoices=200, accounts=15, skus=20, seed=5, start=dt.date(2024, 1, 1), days=180)
+    shutil.copytree(data1, data2)
+    with (data1 / "invoice_line_items.csv").open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        first_line = next(reader)
+    _append_csv(data2 / "invoices" / "night2.csv", ["invoice_id", "account_id", "date_issued"],
+                [[9001, 1, "2024-07-01"], [9002, 2, "2024-06-20"]])
+    _append_csv(data2 / "invoice_line_items" / "night2.csv", ["invoice_id", "item_id", "quantity"],
+                [[9001, first_line[1], 3], [9002, first_line[1], 1],
+                 [first_line[0], first_line[1], int(first_line[2]) + 2]])
+    _append_csv(data2 / "payments" / "night2.csv", ["payment_id", "invoice_id", "payment_date", "amount"],
+                [[99001, 9002, "2024-07-01", "5.00"], [99002, int(first_line[0]), "2024-06-30", "1.00"]])
+
+    night1 = base / "night1"
+    assert run_cli("run", "--input-dir", str(data1), "--output-dir", str(night1), "--as-of", NIGHT1) == 0
+    reference = base / "reference"
+    shutil.copytree(night1, reference)
+    assert run_cli("run", "--input-dir", str(data2), "--output-dir", str(reference), "--as-of", NIGHT2) == 0
+    return {"base": base, "data2": data2, "night1": night1, "expected": state(spark, reference)}
+
+
+FAULTS = [
+    ("during:bronze.invoice_line_items", "bronze", "invoice_line_items"),
+    ("during:silver.invoices", "silver", "invoices"),
+    ("during:gold.invoice_aging", "gold", "invoice_aging"),
+    ("after:gold", None, None),
+]
+
+
+@pytest.mark.parametrize(("fault", "layer", "table"), FAULTS, ids=[f[0] for f in FAULTS])
+def test_a_killed_night_converges_on_the_next_run(spark, scene, fault, layer, table):
+    out = scene["base"] / fault.replace(":", "_")
+    shutil.copytree(scene["night1"], out)
+    before = io.version(spark, str(out / layer / table)) if layer else None
+    args = ("run", "--input-dir", str(scene["data2"]), "--output-dir", str(out), "--as-of", NIGHT2)
+
+    killed = cli(*args, fault=fault)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    if layer:  # killed while writing: data files exist that no commit references
+        assert io.version(spark, str(out / layer / table)) == before
+    log = io.read(spark, str(out / "ops" / "run_log"))
+    assert log.count() == 1  # only night 1: the killed run wrote no run-log row
+
+    again = cli(*args)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert state(spark, out) == scene["expected"]
+    log = io.read(spark, str(out / "ops" / "run_log"))
+    statuses = sorted(r.status for r in log.collect())
+    # A run that committed anything before dying is logged as abandoned by the next run.
+    assert statuses in (["succeeded", "succeeded"], ["abandoned", "succeeded", "succeeded"])
+    if fault == "after:gold":
+        abandoned = log.filter(F.col("status") == "abandoned").first()
+        assert abandoned is not None and "gold.invoice_aging" in abandoned.table_versions
+
+
+def test_two_runs_started_at_once_one_proceeds_the_other_exits_at_once(scene):
+    out = scene["base"] / "concurrent"
+    args = ["run", "--input-dir", str(scene["data2"]), "--output-dir", str(out), "--as-of", NIGHT2]
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    started = time.monotonic()
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "receivables.cli", *args, "--conf", TEST_CONF],
+                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    done = {}
+    while len(done) < 2:
+        for i, p in enumerate(procs):
+            if i not in done and p.poll() is not None:
+                done[i] = (p.returncode, time.monotonic() - started, *p.communicate())
+        time.sleep(0.05)
+    codes = sorted(d[0] for d in done.values())
+    assert codes == [0, 2], done
+    loser = next(d for d in done.values() if d[0] == 2)
+    winner = next(d for d in done.values() if d[0] == 0)
+    assert "another run holds the lock" in loser[3]
+    assert loser[1] < winner[1]  # it did not wait for the winner (nor start Spark)
