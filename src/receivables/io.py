@@ -135,6 +135,7 @@ def merge_by_hash(
     delete_missing: str | None = None,
     target_filter: str | None = None,
     properties: dict[str, str] | None = None,
+    prefilter: bool = True,
 ) -> MergeMetrics:
     """Upsert ``source`` into the table at ``path`` by ``key``.
 
@@ -142,10 +143,11 @@ def merge_by_hash(
     business column with NULL markers, so the comparison is NULL-safe). With
     ``delete_missing`` (a SQL condition on the target, ``"true"`` for all), target rows
     the source no longer has are deleted; ``target_filter`` is a literal predicate on the
-    target added to the ON clause so Delta can prune files.
+    target added to the ON clause so Delta can prune files. ``prefilter=False`` skips the
+    anti-join for sources known to hold only changes.
     """
     ensure_table(spark, path, source.schema, properties or {})
-    if not delete_missing:
+    if prefilter and not delete_missing:
         # Only rows that are new or differ reach the MERGE; none at all means no commit,
         # so an identical re-run leaves the table's history untouched.
         known = read(spark, path).select(*key, "_row_hash")

@@ -110,8 +110,8 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
             recovery.settle(ctx, abandoned, record)
             if ctx.input_dir is not None:
                 ingest_bronze(ctx, record)
-            update_silver(ctx, record, scope)
-            update_gold(ctx, record, scope, rebuild=any(r.touched_gold for r in abandoned))
+            silver_marks = update_silver(ctx, record, scope)
+            update_gold(ctx, record, scope, silver_marks, rebuild=any(r.touched_gold for r in abandoned))
             faults.after("gold")
             controls.reconcile(ctx, record)
         except ReceivablesError as exc:
@@ -253,10 +253,13 @@ def _bronze_batch(ctx: RunContext, entity: str, marks: dict, scope: Scope) -> tu
     return feed.filter(F.col("_change_type") == "insert").drop(*CDF_META), latest
 
 
-def update_silver(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
-    """MERGE each entity's new bronze rows into silver; quarantine what fails."""
-    marks_path = ctx.path("ops", "watermarks")
-    marks = watermarks.read_all(ctx.spark, marks_path)
+def update_silver(ctx: RunContext, record: RunRecord, scope: Scope) -> dict[tuple[str, str], int]:
+    """MERGE each entity's new bronze rows into silver; quarantine what fails.
+
+    Returns the watermarks that moved; gold saves them with its own in one commit.
+    """
+    marks = watermarks.read_all(ctx.spark, ctx.path("ops", "watermarks"))
+    moved: dict[tuple[str, str], int] = {}
     for entity in ENTITIES:
         name = entity.name
         batch, bronze_version = _bronze_batch(ctx, name, marks, scope)
@@ -267,10 +270,8 @@ def update_silver(ctx: RunContext, record: RunRecord, scope: Scope) -> None:
         else:
             _silver_entity(ctx, record, SILVER_TABLES[name], batch, scope)
         if marks.get((f"silver.{name}", f"bronze.{name}")) != bronze_version:
-            watermarks.save(
-                ctx.spark, marks_path, f"silver.{name}", {f"bronze.{name}": bronze_version},
-                ctx.run_id, ctx.started_at, ctx.props("ops"),
-            )
+            moved[(f"silver.{name}", f"bronze.{name}")] = bronze_version
+    return moved
 
 
 def _record_statuses(record: RunRecord, name: str, counts: dict[str, int]) -> None:
@@ -441,7 +442,13 @@ def _affected_invoices(
     return ids.filter(F.col("invoice_id").isNotNull()).distinct()
 
 
-def update_gold(ctx: RunContext, record: RunRecord, scope: Scope, rebuild: bool = False) -> None:
+def update_gold(
+    ctx: RunContext,
+    record: RunRecord,
+    scope: Scope,
+    silver_marks: dict[tuple[str, str], int] | None = None,
+    rebuild: bool = False,
+) -> None:
     """Recompute the affected invoices and accounts and MERGE them into gold.
 
     ``rebuild`` recomputes every invoice: a killed run committed to gold without saving
@@ -540,9 +547,9 @@ def update_gold(ctx: RunContext, record: RunRecord, scope: Scope, rebuild: bool 
     finally:
         spark.catalog.clearCache()
     _snapshot_accounts(ctx, record)
-    moved = {**sources, "as_of_date": ctx.as_of.toordinal()}
-    moved = {k: v for k, v in moved.items() if marks.get(("gold", k)) != v}
-    watermarks.save(spark, marks_path, "gold", moved, ctx.run_id, ctx.started_at, ctx.props("ops"))
+    moved = {("gold", k): v for k, v in {**sources, "as_of_date": ctx.as_of.toordinal()}.items()}
+    moved = {k: v for k, v in moved.items() if marks.get(k) != v} | (silver_marks or {})
+    watermarks.save(spark, marks_path, moved, ctx.run_id, ctx.started_at, ctx.props("ops"))
 
 
 def _snapshot_accounts(ctx: RunContext, record: RunRecord) -> None:

@@ -42,24 +42,23 @@ def check_batch(record: RunRecord, entity: Entity, rows: DataFrame, classified: 
     """Compare the typed bronze rows of a batch with their classification; returns rows per
     status (every status present, zero when none)."""
     name = entity.name
-    src = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(_raw_measure(entity)).alias("m")).first()
+    unit = _raw_measure(entity).alias("m")
+    both = rows.select(F.lit("__batch").alias("_status"), unit).unionByName(classified.select("_status", unit))
     per_status = {
         r["_status"]: (int(r["n"]), r["m"] or Decimal(0))
-        for r in classified.groupBy("_status")
-        .agg(F.count(F.lit(1)).alias("n"), F.sum(_raw_measure(entity)).alias("m"))
-        .collect()
-    }
-    rows = sum(n for n, _ in per_status.values())
+        for r in both.groupBy("_status").agg(F.count(F.lit(1)).alias("n"), F.sum("m").alias("m")).collect()
+    }  # one job: the batch as read and as classified
+    n_batch, expected = per_status.pop("__batch", (0, Decimal(0)))
+    n_classified = sum(n for n, _ in per_status.values())
     total = sum((m for _, m in per_status.values()), Decimal(0))
-    expected = src["m"] or Decimal(0)
     if entity.measure:
         for status, (_, m) in per_status.items():
             record.control_totals[f"silver.{name}.{entity.measure}.{status}"] = _cents(m)
         record.control_totals[f"bronze.{name}.{entity.measure}.batch"] = _cents(expected)
-    if rows != src["n"] or total != expected:
+    if n_classified != n_batch or total != expected:
         raise ConservationError(
-            f"silver.{name}: the batch has {src['n']} bronze rows (Σ {entity.measure} {expected}) but "
-            f"accepted + duplicate + superseded + quarantined = {rows} (Σ {total}); nothing was merged"
+            f"silver.{name}: the batch has {n_batch} bronze rows (Σ {entity.measure} {expected}) but "
+            f"accepted + duplicate + superseded + quarantined = {n_classified} (Σ {total}); nothing was merged"
         )
     from receivables.silver.conform import STATUSES  # conform imports bronze, which imports this
 

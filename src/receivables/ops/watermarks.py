@@ -3,6 +3,7 @@
 Grain: one row per (consumer, source). Silver reads bronze's Change Data Feed after its
 watermark, gold reads silver's. The watermark moves only after the consumer's commit, so
 a killed run is simply re-read by the next one (MERGEs by row hash make that a no-op).
+A run saves all the watermarks it moved in one commit, after gold.
 """
 
 from __future__ import annotations
@@ -26,16 +27,16 @@ def read_all(spark: SparkSession, path: str) -> dict[tuple[str, str], int]:
 def save(
     spark: SparkSession,
     path: str,
-    consumer: str,
-    versions: dict[str, int],
+    moved: dict[tuple[str, str], int],
     run_id: str,
     at: dt.datetime,
     properties: dict[str, str],
 ) -> None:
-    rows = [(consumer, source, int(v), run_id, at) for source, v in versions.items()]
+    """Upsert every (consumer, source) → version that moved, in one commit."""
+    rows = [(consumer, source, int(v), run_id, at) for (consumer, source), v in sorted(moved.items())]
     if not rows:
         return
     df = spark.createDataFrame(
         rows, "consumer string, source string, version long, run_id string, updated_at timestamp"
     ).withColumn("_row_hash", F.sha2(F.concat_ws("|", "version"), 256))
-    io.merge_by_hash(spark, df, path, KEY, properties=properties)
+    io.merge_by_hash(spark, df, path, KEY, properties=properties, prefilter=False)
