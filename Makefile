@@ -10,7 +10,7 @@ AS_OF ?=
 AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check-tools jars run test test-unit test-e2e demo generate lint clean
+.PHONY: help setup check-tools jars run test test-unit test-e2e test-cluster bench demo generate lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,14 @@ test-unit: ## unit tests only
 
 test-e2e: ## end-to-end tests only
 	$(BIN)/pytest -q tests/e2e
+
+INVOICES ?= 1000000
+BENCH_FLAGS ?=
+bench: ## benchmark nights vs full build vs plain Spark (INVOICES=1000000; BENCH_FLAGS=--big adds the 5x base)
+	$(BIN)/python scripts/bench.py --invoices $(INVOICES) $(BENCH_FLAGS)
+
+test-cluster: ## the nightly job through spark-submit on a standalone cluster on loopback
+	$(BIN)/pytest -q -m cluster tests/e2e
 
 demo: ## simulate four nights on generated data and print the run log
 	$(BIN)/python -m receivables.demo

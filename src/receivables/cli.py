@@ -46,7 +46,8 @@ def _common(p: argparse.ArgumentParser, output: bool = True) -> None:
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-dir", default="data", help="folder of CSV extracts (default: data)")
     _common(p)
-    p.add_argument("--as-of", type=_date, help="business date to report for (default: today in the configured time zone)")
+    p.add_argument("--as-of", type=_date,
+                   help="business date to report for (default: today in the configured time zone)")
     p.add_argument("--run-id", help="run id to use (default: generated from the clock)")
 
 

@@ -97,9 +97,11 @@ def _bars(buckets: dict[str, Decimal]) -> str:
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{step - 12:.1f}" height="{h:.1f}" fill="#3b6ea5">'
             f"<title>{html.escape(name)}: {value:,}</title></rect>"
-            f'<text x="{x + (step - 12) / 2:.1f}" y="{height - 10}" text-anchor="middle">{html.escape(name)}</text>'
+            f'<text x="{x + (step - 12) / 2:.1f}" y="{height - 10}" text-anchor="middle">'
+            f"{html.escape(name)}</text>"
         )
-    return f'<svg role="img" aria-label="outstanding by aging bucket" width="{width}" height="{height}">{"".join(parts)}</svg>'
+    label = 'role="img" aria-label="outstanding by aging bucket"'
+    return f'<svg {label} width="{width}" height="{height}">{"".join(parts)}</svg>'
 
 
 def _trend(points: list[tuple[dt.date, str, Decimal]]) -> str:
@@ -150,7 +152,8 @@ Outstanding: <strong id="total">{total:,}</strong></p>
 {_bars(report.buckets)}
 <table id="buckets"><tr><th>bucket</th><th>amount</th></tr>{bucket_rows}</table>
 <h2>Largest past-due accounts</h2>
-<table id="top"><tr><th>account</th><th>company</th><th>past due</th><th>unpaid</th><th>max days</th></tr>{top_rows}</table>
+<table id="top"><tr><th>account</th><th>company</th><th>past due</th><th>unpaid</th>\
+<th>max days</th></tr>{top_rows}</table>
 <h2>Unpaid total across runs</h2>
 {_trend(report.trend)}
 </body></html>

@@ -45,6 +45,8 @@ def nights(spark, tmp_path_factory):
     changed_sku = skus[2][0]
     seen: dict[str, object] = {"changed_sku": changed_sku}
 
+    shutil.copytree(data, base / "data_night1")  # each night's input, for replays elsewhere
+    seen["data_night1"] = base / "data_night1"
     _night(data, out, "2024-06-30")
     seen["night1_run"] = last_run(spark, out)
     seen["night1"] = {r.invoice_id: r for r in gold(spark, out).collect()}
@@ -63,9 +65,12 @@ def nights(spark, tmp_path_factory):
            [[90001, 5003, "2024-07-01", "1.00"]])
     skus[2][4] = f"{Decimal(skus[2][4]) + Decimal('1.00'):.2f}"
     _write(data / "skus.csv", skus[0], skus[1:])
+    shutil.copytree(data, base / "data_night2")
+    seen["data_night2"] = base / "data_night2"
     _night(data, out, "2024-07-01")
     seen["night2_run"] = last_run(spark, out)
     seen["night2"] = {r.invoice_id: r for r in gold(spark, out).collect()}
+    seen["night2_accounts"] = gold(spark, out, "account_receivables").collect()
 
     # Night 3: the missing invoice and SKU arrive; a file is re-delivered unchanged.
     _write(data / "invoices" / "2024-07-02.csv", ["invoice_id", "account_id", "date_issued"],

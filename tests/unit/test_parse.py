@@ -12,7 +12,8 @@ from receivables.silver import parse as p
 def _parse(spark, parser, values):
     df = spark.createDataFrame([(v,) for v in values], "v string")
     parsed = parser("v")
-    return [(r.value, r.problem) for r in df.select(parsed.value.alias("value"), parsed.problem.alias("problem")).collect()]
+    rows = df.select(parsed.value.alias("value"), parsed.problem.alias("problem")).collect()
+    return [(r.value, r.problem) for r in rows]
 
 
 @pytest.mark.parametrize("text", ["100,5", "1.000,50", "1e3", "100.005", "abc", "-5.00", "0.00"])

@@ -53,8 +53,11 @@ def maintain(
             if not io.is_table(spark, path):
                 continue
             table = DeltaTable.forPath(spark, path)
-            props = ", ".join(f"'{k}' = '{v}'" for k, v in settings.retention_properties().items())
-            spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})")
+            wanted = settings.retention_properties()
+            current = table.detail().select("properties").first()[0] or {}
+            if any(current.get(k) != v for k, v in wanted.items()):  # no commit when already set
+                props = ", ".join(f"'{k}' = '{v}'" for k, v in wanted.items())
+                spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})")
             removed = added = 0
             if optimize:
                 metrics = table.optimize().executeCompaction().first()["metrics"]

@@ -50,13 +50,14 @@ class Abandoned:
 
 
 def find_abandoned(ctx: RunContext, catalog: dict[str, list[str]]) -> list[Abandoned]:
-    """Runs whose commits are the latest of some table but that have no run-log row."""
-    log_path = ctx.path("ops", "run_log")
-    logged = (
-        {r[0] for r in io.read(ctx.spark, log_path).select("run_id").collect()}
-        if io.is_table(ctx.spark, log_path) else set()
-    )
-    found: dict[str, Abandoned] = {}
+    """Runs whose commits are the latest of some table but that have no run-log row.
+
+    A run's run-log row is its last write, so a table's latest commit that is newer than
+    the run log's latest commit can only come from a run that died first. Only then is
+    the run log read to confirm (the usual night reads no table here, just commit files).
+    """
+    log_commit = io.last_commit(ctx.spark, ctx.path("ops", "run_log"))
+    candidates: list[tuple[str, str, io.Commit, dict]] = []
     for layer, names in catalog.items():
         for name in names:
             if (layer, name) == ("ops", "run_log"):
@@ -64,22 +65,34 @@ def find_abandoned(ctx: RunContext, catalog: dict[str, list[str]]) -> list[Aband
             commit = io.last_commit(ctx.spark, ctx.path(layer, name))
             if commit is None or not commit.user_metadata:
                 continue
+            if log_commit is not None and commit.timestamp <= log_commit.timestamp:
+                continue
             try:
                 meta = json.loads(commit.user_metadata)
             except ValueError:
                 continue
-            run_id = meta.get("run_id")
-            if not run_id or run_id in logged or run_id == ctx.run_id:
-                continue
-            run = found.setdefault(
-                run_id,
-                Abandoned(run_id, meta.get("command", "unknown"),
-                          dt.date.fromisoformat(meta.get("as_of", ctx.as_of.isoformat())),
-                          commit.timestamp, commit.timestamp),
-            )
-            run.table_versions[f"{layer}.{name}"] = commit.version
-            run.first_commit = min(run.first_commit, commit.timestamp)
-            run.last_commit = max(run.last_commit, commit.timestamp)
+            if meta.get("run_id") and meta["run_id"] != ctx.run_id:
+                candidates.append((layer, name, commit, meta))
+    if not candidates:
+        return []
+    logged = (
+        {r[0] for r in io.read(ctx.spark, ctx.path("ops", "run_log")).select("run_id").collect()}
+        if log_commit is not None else set()
+    )
+    found: dict[str, Abandoned] = {}
+    for layer, name, commit, meta in candidates:
+        run_id = meta["run_id"]
+        if run_id in logged:
+            continue
+        run = found.setdefault(
+            run_id,
+            Abandoned(run_id, meta.get("command", "unknown"),
+                      dt.date.fromisoformat(meta.get("as_of", ctx.as_of.isoformat())),
+                      commit.timestamp, commit.timestamp),
+        )
+        run.table_versions[f"{layer}.{name}"] = commit.version
+        run.first_commit = min(run.first_commit, commit.timestamp)
+        run.last_commit = max(run.last_commit, commit.timestamp)
     return sorted(found.values(), key=lambda r: r.first_commit)
 
 

@@ -1,0 +1,233 @@
+"""`make bench`: what a night costs against a full rebuild, a plain-Spark baseline and the raw floor.
+
+Everything runs on this machine in one go, each case as its own process, so the ratios
+compare like with like (absolute times on shared machines are noise). Peak memory is the
+largest resident set of the case's process tree (Python driver + Spark JVM), sampled every
+0.2 s. Results are printed and written to docs/benchmarks.md.
+
+Cases (issue #6):
+  (a) full build from the CSVs (first `receivables run` on an empty output)
+  (b) a night with ~1% changed/new invoices and payments
+  (c) a night with no changes
+  (d) the same absolute night as (b) on a 5× base (only with --big)
+  (e) baseline: one plain Spark job reading the CSVs and overwriting Parquet every night
+  (f) raw floor: Spark reading the same CSVs and writing Parquet, nothing else
+  (s) a bare Spark + Delta session start and stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+AS_OF = dt.date(2024, 12, 31)
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    peak_mb: float
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Resident set of a process and all its descendants, from /proc."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def measure(name: str, command: list[str], env: dict[str, str] | None = None) -> Result:
+    print(f"-- {name}: {' '.join(command[:6])} …", flush=True)
+    peak = 0
+    started = time.monotonic()
+    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kb(proc.pid))
+        time.sleep(0.2)
+    seconds = time.monotonic() - started
+    reader.join()
+    if proc.returncode != 0:
+        sys.exit(f"{name} failed ({proc.returncode}):\n{''.join(out)[-4000:]}")
+    result = Result(name, seconds, peak / 1024)
+    print(f"   {seconds:8.1f} s   peak {result.peak_mb:8.0f} MB", flush=True)
+    return result
+
+
+def receivables(*args: str, conf: str) -> list[str]:
+    return [PY, "-m", "receivables.cli", *args, "--conf", conf]
+
+
+def write_night(base: Path, night: Path, changes: int, seed: int = 99) -> dict[str, int]:
+    """Delta files for one night: new invoices with lines, changed invoices, new payments."""
+    import random
+
+    rng = random.Random(seed)
+    shutil.copytree(base, night)
+    with (base / "skus.csv").open(encoding="utf-8", newline="") as fh:
+        items = [r[0] for r in list(csv.reader(fh))[1:]]
+    with (base / "invoices.csv").open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        invoices = list(reader)
+    with (base / "payments.csv").open(encoding="utf-8", newline="") as fh:
+        next(fh)
+        last_payment = sum(1 for _ in fh)
+    accounts = max(int(r[1]) for r in invoices)
+    n_new = changes // 2
+    first = max(int(r[0]) for r in invoices) + 1
+    day = AS_OF + dt.timedelta(days=1)
+
+    def writer(entity: str, head: list[str]):
+        folder = night / entity
+        folder.mkdir(exist_ok=True)
+        fh = (folder / f"{day}.csv").open("w", encoding="utf-8", newline="")
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(head)
+        return fh, w
+
+    fh, w = writer("invoices", header)
+    lfh, lw = writer("invoice_line_items", ["invoice_id", "item_id", "quantity"])
+    for invoice_id in range(first, first + n_new):
+        w.writerow([invoice_id, rng.randint(1, accounts), day.isoformat(), "", ""])
+        for item in rng.sample(items, rng.randint(1, 10)):
+            lw.writerow([invoice_id, item, rng.randint(1, 5)])
+    changed = rng.sample(invoices, changes - n_new)
+    for row in changed:  # a corrected due date
+        issued = dt.date.fromisoformat(row[2])
+        w.writerow([row[0], row[1], row[2], (issued + dt.timedelta(days=45)).isoformat(), row[4]])
+    fh.close()
+    lfh.close()
+    pfh, pw = writer("payments", ["payment_id", "invoice_id", "payment_date", "amount"])
+    for i, row in enumerate(rng.sample(invoices, changes), start=last_payment + 1):
+        pw.writerow([i, row[0], day.isoformat(), "1.00"])
+    pfh.close()
+    return {"new_invoices": n_new, "changed_invoices": changes - n_new, "new_payments": changes}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--invoices", type=int, default=1_000_000)
+    p.add_argument("--changes", type=int, help="changed/new invoices in the night (default 1%%)")
+    p.add_argument("--big", action="store_true", help="also run (d): the same night on a 5× base")
+    p.add_argument("--work", default=str(ROOT / "output" / "bench"), help="scratch folder")
+    p.add_argument("--conf", default=str(ROOT / "conf" / "bench.yaml"))
+    p.add_argument("--report", default=str(ROOT / "docs" / "benchmarks.md"))
+    a = p.parse_args()
+    changes = a.changes or max(a.invoices // 100, 10)
+    work = Path(a.work)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    results: dict[str, Result] = {}
+
+    def dataset(n: int, name: str) -> Path:
+        folder = work / name
+        started = time.monotonic()
+        subprocess.run([PY, "-m", "receivables.cli", "generate", "--out-dir", str(folder), "--invoices", str(n),
+                        "--accounts", str(max(n // 50, 200)), "--skus", "1000", "--seed", "7"], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+        size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+        print(f"-- generated {n:,} invoices ({size:,.0f} MB) in {time.monotonic() - started:.0f} s", flush=True)
+        return folder
+
+    base = dataset(a.invoices, "data")
+    night = work / "data_night"
+    night_rows = write_night(base, night, changes)
+    out = work / "output"
+    as_of, next_day = AS_OF.isoformat(), (AS_OF + dt.timedelta(days=1)).isoformat()
+
+    results["s"] = measure("(s) bare Spark + Delta session", [PY, str(ROOT / "scripts" / "bench_spark.py"), "session",
+                                                            "--conf", a.conf])
+    results["f"] = measure("(f) raw floor: CSV → Parquet", [PY, str(ROOT / "scripts" / "bench_spark.py"), "floor",
+                                                          "--input", str(base), "--out", str(work / "floor"),
+                                                          "--conf", a.conf])
+    results["e"] = measure("(e) baseline: plain job, overwrite Parquet", [PY, str(ROOT / "scripts" / "bench_spark.py"),
+                           "baseline", "--input", str(night), "--out", str(work / "baseline"),
+                           "--as-of", next_day, "--conf", a.conf])
+    results["a"] = measure("(a) full build", receivables("run", "--input-dir", str(base), "--output-dir", str(out),
+                                                         "--as-of", as_of, conf=a.conf))
+    results["b"] = measure("(b) 1% night", receivables("run", "--input-dir", str(night), "--output-dir", str(out),
+                                                       "--as-of", next_day, conf=a.conf))
+    results["c"] = measure("(c) no-change night", receivables("run", "--input-dir", str(night), "--output-dir",
+                                                              str(out), "--as-of", next_day, conf=a.conf))
+    if a.big:
+        big = dataset(a.invoices * 5, "data_big")
+        big_night = work / "data_big_night"
+        write_night(big, big_night, changes)
+        big_out = work / "output_big"
+        results["a5"] = measure("(a5) full build, 5× base", receivables(
+            "run", "--input-dir", str(big), "--output-dir", str(big_out), "--as-of", as_of, conf=a.conf))
+        results["d"] = measure("(d) the same night on the 5× base", receivables(
+            "run", "--input-dir", str(big_night), "--output-dir", str(big_out), "--as-of", next_day, conf=a.conf))
+
+    report(a, results, night_rows, changes)
+    return 0
+
+
+def report(a, results: dict[str, Result], night_rows: dict[str, int], changes: int) -> None:
+    r = results
+    ratios = [
+        ("(b)/(a) night vs full build", r["b"].seconds / r["a"].seconds, "≤ 0.25"),
+        ("(b)/(e) night vs plain overwrite job", r["b"].seconds / r["e"].seconds, "≤ 0.6"),
+        ("(c)/(s) no-change night vs bare session", r["c"].seconds / r["s"].seconds, "≤ 1.5"),
+        ("(a)/(f) full build vs raw floor", r["a"].seconds / r["f"].seconds, "≤ 2.5"),
+    ]
+    if "d" in r:
+        ratios.append(("(d)/(b) same night on 5× base", r["d"].seconds / r["b"].seconds, "≤ 1.3"))
+    night = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in night_rows.items())
+    lines = [
+        f"## Run of {dt.date.today()} — {a.invoices:,} invoices, night of {changes:,} changes",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, "
+        f"Python {platform.python_version()}; conf `{Path(a.conf).name}`. "
+        f"Night: {night}.",
+        "",
+        "| case | wall s | peak MB |",
+        "|---|---:|---:|",
+        *[f"| {x.name} | {x.seconds:.1f} | {x.peak_mb:.0f} |" for x in results.values()],
+        "",
+        "| ratio | measured | target |",
+        "|---|---:|---|",
+        *[f"| {name} | {value:.2f} | {target} |" for name, value, target in ratios],
+        "",
+    ]
+    text = "\n".join(lines)
+    print("\n" + text)
+    path = Path(a.report)
+    marker = "<!-- bench results: newest first -->"
+    old = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{marker}\n"
+    if marker not in old:
+        old += f"\n{marker}\n"
+    path.write_text(old.replace(marker, f"{marker}\n\n{text}"), encoding="utf-8")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
