@@ -26,14 +26,17 @@ def _new_run_id(now: dt.datetime) -> str:
 
 
 def _output_uri(text: str) -> str:
-    """Local paths become absolute; URIs (s3a://, abfss://, hdfs://, file:) pass unchanged."""
+    """Local paths become absolute, file: URIs become file:/abs/path; remote URIs (s3a://,
+    abfss://, hdfs://) pass unchanged."""
     from receivables.ops.lock import local_path
 
-    path = local_path(text)
-    if path is None or text.startswith("file:"):
-        return text
     import os
 
+    path = local_path(text)
+    if path is None:
+        return text
+    if text.startswith("file:"):  # Delta writes local URIs as file:/abs/path; match it exactly
+        return "file:" + os.path.abspath(path)
     return os.path.abspath(path)
 
 
