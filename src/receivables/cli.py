@@ -28,9 +28,9 @@ def _new_run_id(now: dt.datetime) -> str:
 def _output_uri(text: str) -> str:
     """Local paths become absolute, file: URIs become file:/abs/path; remote URIs (s3a://,
     abfss://, hdfs://) pass unchanged."""
-    from receivables.ops.lock import local_path
-
     import os
+
+    from receivables.ops.lock import local_path
 
     path = local_path(text)
     if path is None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import fcntl
 import os
+
+import pytest
 
 from receivables.ops.lock import LOCK_NAME
 from tests.e2e.conftest import run_cli
