@@ -24,6 +24,7 @@ from receivables import io
 from receivables.generate import generate
 from receivables.ops.faults import ENV
 from tests.e2e.conftest import ROOT, TEST_CONF, run_cli
+from tests.e2e.nights import _write
 
 pytestmark = pytest.mark.e2e
 
@@ -47,14 +48,6 @@ def cli(*args: str, fault: str | None = None, timeout: int = 600) -> subprocess.
         [sys.executable, "-m", "receivables.cli", *args, "--conf", TEST_CONF],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, start_new_session=True,
     )
-
-
-def _append_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
 
 
 def _rows(spark, path: Path) -> list[str]:
@@ -81,12 +74,12 @@ def scene(spark, tmp_path_factory):
         reader = csv.reader(fh)
         next(reader)
         first_line = next(reader)
-    _append_csv(data2 / "invoices" / "night2.csv", ["invoice_id", "account_id", "date_issued"],
+    _write(data2 / "invoices" / "night2.csv", ["invoice_id", "account_id", "date_issued"],
                 [[9001, 1, "2024-07-01"], [9002, 2, "2024-06-20"]])
-    _append_csv(data2 / "invoice_line_items" / "night2.csv", ["invoice_id", "item_id", "quantity"],
+    _write(data2 / "invoice_line_items" / "night2.csv", ["invoice_id", "item_id", "quantity"],
                 [[9001, first_line[1], 3], [9002, first_line[1], 1],
                  [first_line[0], first_line[1], int(first_line[2]) + 2]])
-    _append_csv(data2 / "payments" / "night2.csv", ["payment_id", "invoice_id", "payment_date", "amount"],
+    _write(data2 / "payments" / "night2.csv", ["payment_id", "invoice_id", "payment_date", "amount"],
                 [[99001, 9002, "2024-07-01", "5.00"], [99002, int(first_line[0]), "2024-06-30", "1.00"]])
 
     night1 = base / "night1"
