@@ -139,6 +139,8 @@ def main() -> int:
     p.add_argument("--work", default=str(ROOT / "output" / "bench"), help="scratch folder")
     p.add_argument("--conf", default=str(ROOT / "conf" / "bench.yaml"))
     p.add_argument("--report", default=str(ROOT / "docs" / "benchmarks.md"))
+    p.add_argument("--keep-full-build", action="store_true",
+                   help="copy the output after (a) to <work>/output_after_full, to profile a night again")
     a = p.parse_args()
     changes = a.changes or max(a.invoices // 100, 10)
     work = Path(a.work)
@@ -172,6 +174,8 @@ def main() -> int:
                            "--as-of", next_day, "--conf", a.conf])
     results["a"] = measure("(a) full build", receivables("run", "--input-dir", str(base), "--output-dir", str(out),
                                                          "--as-of", as_of, conf=a.conf))
+    if a.keep_full_build:
+        shutil.copytree(out, work / "output_after_full")
     results["b"] = measure("(b) 1% night", receivables("run", "--input-dir", str(night), "--output-dir", str(out),
                                                        "--as-of", next_day, conf=a.conf))
     results["c"] = measure("(c) no-change night", receivables("run", "--input-dir", str(night), "--output-dir",

@@ -29,6 +29,7 @@ class Settings:
     timezone: str
     table_properties: dict[str, dict[str, str]] = field(default_factory=dict)
     audit_window_days: int = 400
+    reread_unchanged_files: bool = False
 
     def retention_properties(self) -> dict[str, str]:
         """Log and removed-file retention that keeps the audit window readable."""
@@ -79,6 +80,7 @@ def load_settings(*extra: str | Path | None) -> Settings:
             spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
             default_terms_days=int(pipeline["default_payment_terms_days"]),
             timezone=str(pipeline["timezone"]),
+            reread_unchanged_files=bool(pipeline.get("reread_unchanged_files", False)),
             audit_window_days=int((raw.get("audit") or {}).get("window_days", 400)),
             table_properties={
                 str(layer): {str(k): str(v) for k, v in (props or {}).items()}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -173,6 +174,7 @@ def merge_by_hash(
     target_filter: str | None = None,
     properties: dict[str, str] | None = None,
     prefilter: bool = True,
+    skip_empty: bool = False,
 ) -> MergeMetrics:
     """Upsert ``source`` into the table at ``path`` by ``key``.
 
@@ -181,21 +183,65 @@ def merge_by_hash(
     ``delete_missing`` (a SQL condition on the target, ``"true"`` for all), target rows
     the source no longer has are deleted; ``target_filter`` is a literal predicate on the
     target added to the ON clause so Delta can prune files. ``prefilter=False`` skips the
-    anti-join for sources known to hold only changes.
+    anti-join for sources known to hold only changes; ``skip_empty`` then still makes no
+    commit for an empty source.
     """
-    ensure_table(spark, path, source.schema, properties or {})
-    if prefilter and not delete_missing:
+    if not is_table(spark, path):
+        # A first build: nothing to match, so a plain append writes the same rows without
+        # a join against the (empty) target.
+        append(source, path, properties)
+        commit = last_commit(spark, path)
+        return MergeMetrics(inserted=int(commit.metrics.get("numOutputRows", 0)) if commit else 0)
+    if (prefilter or skip_empty) and not delete_missing:
         # Only rows that are new or differ reach the MERGE; none at all means no commit,
-        # so an identical re-run leaves the table's history untouched.
-        known = read(spark, path).select(*key, "_row_hash")
-        changed = source.join(known, [*key, "_row_hash"], "left_anti").persist()
+        # so an identical re-run leaves the table's history untouched. When every row is
+        # new (a night of new invoices, lines, payments) they are appended: no join
+        # against the whole target.
+        if prefilter:
+            changed = _flag_changes(spark, source, path, key).persist()
+        else:
+            changed = source.withColumn(_NEW, F.lit(False)).persist()
         try:
-            if changed.isEmpty():
+            n = changed.agg(
+                F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col(_NEW), 1)).alias("new")
+            ).first()
+            if n is None or n["rows"] == 0:
                 return MergeMetrics()
-            return _merge(spark, changed, path, key, None, target_filter)
+            rows = changed.drop(_NEW)
+            if n["new"] == n["rows"]:
+                rows.write.format("delta").mode("append").save(path)
+                return MergeMetrics(inserted=int(n["rows"]))
+            return _merge(spark, rows, path, key, None, target_filter)
         finally:
             changed.unpersist()
     return _merge(spark, source, path, key, delete_missing, target_filter)
+
+
+_NEW = "_new_key"
+
+
+def _flag_changes(spark: SparkSession, source: DataFrame, path: str, key: Sequence[str]) -> DataFrame:
+    """Source rows that are new or whose ``_row_hash`` differs, flagged ``_new_key``.
+
+    The target is first cut down to the source's keys (a broadcast semi-join when the
+    source is small, as a night's batch is), so the target is scanned once, not shuffled.
+    """
+    keys = list(key)
+    known = (
+        read(spark, path).select(*keys, F.col("_row_hash").alias("_known_hash"))
+        .join(source.select(*keys), keys, "left_semi")
+    )
+    return (
+        source.join(known, keys, "left")
+        .filter(F.col("_known_hash").isNull() | (F.col("_known_hash") != F.col("_row_hash")))
+        .withColumn(_NEW, F.col("_known_hash").isNull())
+        .drop("_known_hash")
+    )
+
+
+def changed_rows(spark: SparkSession, source: DataFrame, path: str, key: Sequence[str]) -> DataFrame:
+    """The source rows the table lacks: new keys, or a different ``_row_hash``."""
+    return _flag_changes(spark, source, path, key).drop(_NEW)
 
 
 def _merge(

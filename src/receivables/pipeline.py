@@ -25,7 +25,7 @@ from receivables.entities import BY_NAME, ENTITIES, INVOICES, SKUS
 from receivables.errors import ReceivablesError
 from receivables.gold import account_receivables_history as history
 from receivables.gold.account_receivables import build_account_receivables
-from receivables.gold.invoice_aging import build_invoice_aging
+from receivables.gold.invoice_aging import ages_with, build_invoice_aging, reage
 from receivables.ops import conservation, controls, faults, recovery, watermarks
 from receivables.ops.lock import run_lock
 from receivables.ops.run_log import RunRecord
@@ -110,8 +110,10 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
             recovery.settle(ctx, abandoned, record)
             if ctx.input_dir is not None:
                 ingest_bronze(ctx, record)
-            silver_marks = update_silver(ctx, record, scope)
-            update_gold(ctx, record, scope, silver_marks, rebuild=any(r.touched_gold for r in abandoned))
+            marks = watermarks.read_all(ctx.spark, ctx.path("ops", "watermarks"))
+            silver_marks = update_silver(ctx, record, scope, marks)
+            update_gold(ctx, record, scope, silver_marks, rebuild=any(r.touched_gold for r in abandoned),
+                        marks=marks)
             faults.after("gold")
             controls.reconcile(ctx, record)
         except ReceivablesError as exc:
@@ -124,7 +126,7 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
         _write_run_log(ctx, record, status, error)
     result = RunResult(record, status, error)
     if status == "succeeded":
-        result.summary = controls.summary(ctx)
+        result.summary = controls.summary(record)
     return result
 
 
@@ -161,19 +163,36 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
     """
     assert ctx.input_dir is not None
     delivered = bronze_files.discover(ctx.input_dir)
-    facts = [bronze_files.inspect(d) for d in delivered]
     root = Path(ctx.input_dir).resolve()
     manifest_path = ctx.path("ops", "file_manifest")
-    io.ensure_table(ctx.spark, manifest_path, MANIFEST_SCHEMA, ctx.props("ops"))
-    manifest = io.read(ctx.spark, manifest_path).select("entity", "source_file", "checksum").collect()
+    manifest, dated = [], True
+    if io.is_table(ctx.spark, manifest_path):
+        recorded = io.read(ctx.spark, manifest_path)
+        dated = "modified_ns" in recorded.columns  # False for a manifest older than the column
+        manifest = recorded.select(
+            "entity", "source_file", "checksum", "size_bytes", "records", "multiline", "has_bom",
+            F.col("modified_ns") if dated else F.lit(None).cast("long").alias("modified_ns"),
+        ).collect()
     known = {(r["entity"], r["checksum"]) for r in manifest}
     last_by_name = {(r["entity"], r["source_file"]): r["checksum"] for r in manifest}
+    unchanged = {
+        (r["entity"], r["source_file"], r["size_bytes"], r["modified_ns"]): r
+        for r in manifest if r["modified_ns"] is not None and not ctx.settings.reread_unchanged_files
+    }
+
+    def facts_of(d: bronze_files.DeliveredFile) -> tuple[bronze_files.FileFacts, str]:
+        rel = str(d.path.resolve().relative_to(root))
+        size, modified_ns = bronze_files.stat_key(d.path)
+        r = unchanged.get((d.entity.name, rel, size, modified_ns))
+        if r is None:
+            return bronze_files.inspect(d), rel
+        return bronze_files.known(d, r["checksum"], r["records"], r["multiline"], r["has_bom"],
+                                  size, modified_ns), rel
 
     rows = []
     by_entity: dict[str, list[bronze_files.FileFacts]] = {}
     seen: set[tuple[str, str]] = set()
-    for f in facts:
-        rel = str(Path(f.path).resolve().relative_to(root))
+    for f, rel in map(facts_of, delivered):
         key = (f.entity, f.checksum)
         if key in known or key in seen:
             action = "skipped_identical"
@@ -185,10 +204,17 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
         replaces = previous if previous and previous != f.checksum and action == "ingested" else None
         rows.append((f, rel, action, replaces))
 
-    # A run killed after its bronze append but before its manifest row: recover.
+    # A run killed after its bronze append but before its manifest row: recover. Only a
+    # bronze table with a commit newer than the manifest's last one can hold such rows,
+    # so the usual night reads no bronze data here.
+    manifest_commit = io.last_commit(ctx.spark, manifest_path)
     for entity, new in by_entity.items():
         path = ctx.path("bronze", entity)
-        if io.is_table(ctx.spark, path) and new:
+        commit = io.last_commit(ctx.spark, path)
+        unrecorded = commit is not None and (
+            manifest_commit is None or commit.timestamp >= manifest_commit.timestamp
+        )
+        if unrecorded and new:
             sums = [f.checksum for f in new]
             present = {
                 r[0]
@@ -226,11 +252,13 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
     # a night with nothing new makes no manifest commit.
     manifest_rows = [
         (f.entity, rel, f.checksum, f.size_bytes, f.records, f.multiline, f.has_bom,
-         action, replaces, ctx.run_id, ctx.as_of, ctx.started_at)
+         action, replaces, ctx.run_id, ctx.as_of, ctx.started_at, f.modified_ns)
         for f, rel, action, replaces in rows if action != "skipped_identical"
     ]
     if manifest_rows:
-        io.append(ctx.spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA), manifest_path)
+        if not dated:
+            ctx.spark.sql(f"ALTER TABLE delta.`{manifest_path}` ADD COLUMNS (modified_ns BIGINT)")
+        io.append(ctx.spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA), manifest_path, ctx.props("ops"))
     for f, rel, action, _ in rows:
         record.inputs.append((f.entity, rel, f.checksum, f.records, action))
         record.count(f"files.{action}", 1)
@@ -255,12 +283,14 @@ def _bronze_batch(ctx: RunContext, entity: str, marks: dict, scope: Scope) -> tu
     return feed.filter(F.col("_change_type") == "insert").drop(*CDF_META), latest
 
 
-def update_silver(ctx: RunContext, record: RunRecord, scope: Scope) -> dict[tuple[str, str], int]:
+def update_silver(
+    ctx: RunContext, record: RunRecord, scope: Scope, marks: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], int]:
     """MERGE each entity's new bronze rows into silver; quarantine what fails.
 
-    Returns the watermarks that moved; gold saves them with its own in one commit.
+    ``marks`` are the watermarks as the run found them. Returns the ones that moved; gold
+    saves them with its own in one commit.
     """
-    marks = watermarks.read_all(ctx.spark, ctx.path("ops", "watermarks"))
     moved: dict[tuple[str, str], int] = {}
     for entity in ENTITIES:
         name = entity.name
@@ -424,8 +454,8 @@ def _affected_invoices(
                 F.broadcast(account_changes.select("account_id").distinct()), "account_id", "left_semi"
             ).select("invoice_id")
         )
-    aging = io.read(spark, ctx.path("gold", "invoice_aging"))
-    parts.append(aging.filter((F.col("outstanding") > 0) | ~F.col("is_complete")).select("invoice_id"))
+    # Open invoices nothing else touched are re-aged from gold itself (see update_gold);
+    # these are the ones whose payments or visibility move with the as-of date.
     window = (F.col("_d") > F.lit(last_as_of)) & (F.col("_d") <= F.lit(ctx.as_of))
     inv = _silver(ctx, "invoices")
     parts.append(inv.withColumn("_d", F.col("date_issued")).filter(window).select("invoice_id"))
@@ -450,6 +480,7 @@ def update_gold(
     scope: Scope,
     silver_marks: dict[tuple[str, str], int] | None = None,
     rebuild: bool = False,
+    marks: dict[tuple[str, str], int] | None = None,
 ) -> None:
     """Recompute the affected invoices and accounts and MERGE them into gold.
 
@@ -458,7 +489,8 @@ def update_gold(
     """
     spark = ctx.spark
     marks_path = ctx.path("ops", "watermarks")
-    marks = watermarks.read_all(spark, marks_path)
+    if marks is None:
+        marks = watermarks.read_all(spark, marks_path)
     sources = {f"silver.{n}": io.version(spark, ctx.path("silver", n)) for n in SILVER_TABLES}
     aging_path = ctx.path("gold", "invoice_aging")
     accounts_path = ctx.path("gold", "account_receivables")
@@ -502,27 +534,53 @@ def update_gold(
     ).persist()
     try:
         recomputed = aging.count()
-        old_accounts = None
-        if not full and io.is_table(spark, aging_path):
-            old_accounts = io.read(spark, aging_path).join(ids, "invoice_id", "left_semi").select("account_id")
-            old_accounts = old_accounts.persist()
+        old_accounts = reaged = None
+        reaged_count = 0
+        if not full:
+            before = io.read(spark, aging_path)
+            old_accounts = before.join(ids, "invoice_id", "left_semi").select("account_id").persist()
             old_accounts.count()
+            if ctx.as_of > last_as_of:
+                # Every other open, past-due invoice ages by the days as-of moved: derived
+                # from its gold row alone, so the night's cost follows what changed.
+                reaged = reage(
+                    before.filter(ages_with(ctx.as_of)).join(ids, "invoice_id", "left_anti"),
+                    as_of=ctx.as_of, run_id=ctx.run_id, updated_at=ctx.started_at,
+                ).persist()
+                reaged_count = reaged.count()
         with faults.during("gold.invoice_aging", aging_path):
-            metrics = io.merge_by_hash(
-                spark, aging, aging_path, ["invoice_id"],
-                delete_missing="true" if full else None, properties=ctx.props("gold"),
-            )
+            if full:
+                metrics = io.merge_by_hash(
+                    spark, aging, aging_path, ["invoice_id"], delete_missing="true",
+                    properties=ctx.props("gold"),
+                )
+            else:
+                # Recomputed rows reach the MERGE only when they differ; re-aged rows
+                # always differ (their days past due moved).
+                source = io.changed_rows(spark, aging, aging_path, ["invoice_id"])
+                if reaged is not None:
+                    source = source.unionByName(reaged)
+                metrics = io.merge_by_hash(
+                    spark, source, aging_path, ["invoice_id"], properties=ctx.props("gold"),
+                    prefilter=False, skip_empty=True,
+                )
         record.count("gold.invoice_aging.recomputed", recomputed)
+        record.count("gold.invoice_aging.reaged", reaged_count)
         record.count("gold.invoice_aging.inserted", metrics.inserted)
         record.count("gold.invoice_aging.updated", metrics.updated)
         record.count("gold.invoice_aging.deleted", metrics.deleted)
-        record.count("gold.invoice_aging.unchanged", recomputed - metrics.inserted - metrics.updated)
+        record.count(
+            "gold.invoice_aging.unchanged",
+            recomputed + reaged_count - metrics.inserted - metrics.updated,
+        )
 
         current = io.read(spark, aging_path)
         if full:
             accounts_in_scope = current
         else:
             affected = aging.select("account_id").unionByName(old_accounts)
+            if reaged is not None:
+                affected = affected.unionByName(reaged.select("account_id"))
             changed_accounts = io.changes(
                 spark, ctx.path("silver", "accounts"), marks.get(("gold", "silver.accounts"), -1)
             )

@@ -36,7 +36,7 @@ TABLES = [
     ("ops", "file_manifest"),
 ]
 LINEAGE = ("run_id", "_run_id", "updated_at", "_updated_at", "_ingested_at", "snapshot_at",
-           "quarantined_at", "recorded_at")
+           "quarantined_at", "recorded_at", "modified_ns")
 
 
 def cli(*args: str, fault: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

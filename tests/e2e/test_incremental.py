@@ -59,6 +59,16 @@ def test_night_reports_only_changed_rows(nights):
     assert counts["gold.invoice_aging.inserted"] == 3  # 5001, 5002, 5004; 5003 waits
 
 
+def test_moving_as_of_reages_open_invoices_from_gold_and_recomputes_only_changes(nights):
+    counts = nights["night2_run"].counts  # as-of 2024-06-30 -> 2024-07-01
+    n1 = nights["night1"]
+    aging = {i for i, r in n1.items() if r.outstanding > 0 and r.due_date < dt.date(2024, 7, 1)}
+    assert counts["gold.invoice_aging.reaged"] > 0
+    # each invoice that ages is re-aged or recomputed; only a handful are recomputed
+    assert counts["gold.invoice_aging.reaged"] + counts["gold.invoice_aging.recomputed"] >= len(aging)
+    assert counts["gold.invoice_aging.recomputed"] < len(n1) // 4
+
+
 def test_gold_after_nights_equals_a_full_rebuild(spark, nights, tmp_path):
     copy = tmp_path / "rebuilt"
     shutil.copytree(nights["out"], copy)
@@ -85,7 +95,7 @@ def test_time_travel_by_run_returns_what_each_night_reported(spark, nights, tmp_
         assert {r.invoice_id: r for r in past} == nights[night], night
 
 
-def test_one_invoice_change_recomputes_it_its_account_and_open_invoices_only(spark, nights, tmp_path):
+def test_one_invoice_change_recomputes_it_and_its_account_only(spark, nights, tmp_path):
     out = tmp_path / "one-change"
     shutil.copytree(nights["out"], out)
     data = tmp_path / "data"
@@ -99,7 +109,9 @@ def test_one_invoice_change_recomputes_it_its_account_and_open_invoices_only(spa
     counts = last_run(spark, out).counts
     assert counts["silver.invoice_line_items.updated"] == 1
     assert counts.get("silver.invoice_line_items.inserted", 0) == 0
-    assert counts["gold.invoice_aging.recomputed"] == len(open_before)
+    # same as-of date as night 3: nothing ages, only the changed invoice is recomputed
+    assert counts["gold.invoice_aging.recomputed"] == 1
+    assert counts["gold.invoice_aging.reaged"] == 0
     assert counts["gold.invoice_aging.updated"] == 1
     assert counts.get("gold.invoice_aging.inserted", 0) == 0
     assert counts["gold.account_receivables.updated"] == 1

@@ -59,6 +59,17 @@ def test_run_log_records_counts_controls_and_versions(sample_run):
     }
 
 
+def test_run_log_keeps_what_gold_holds_computed_from_the_csvs(sample_run):
+    data, _, first = sample_run
+    expected = expected_aging(data, dt.date.fromisoformat(AS_OF))
+    rows = list(expected.values())  # (account, due, total, paid, outstanding, days, bucket)
+    assert first.counts["gold.state.invoices"] == len(rows)
+    assert first.counts["gold.state.open_invoices"] == sum(1 for r in rows if r[4] > 0)
+    assert first.counts["gold.state.past_due_invoices"] == sum(1 for r in rows if r[5] > 0)
+    assert first.control_totals["gold.outstanding"] == sum(r[4] for r in rows)
+    assert first.control_totals["gold.past_due_total"] == sum(r[4] for r in rows if r[5] > 0)
+
+
 def test_second_identical_run_changes_no_data(spark, sample_run):
     data, out, first = sample_run
     assert run_cli("run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", AS_OF) == 0
@@ -69,6 +80,12 @@ def test_second_identical_run_changes_no_data(spark, sample_run):
     moved = {k: v for k, v in second.counts.items()
              if k.endswith((".inserted", ".updated", ".deleted")) and v}
     assert moved == {}
+    assert second.counts["controls.reused"] == 1  # nothing changed: totals carried over
+    state = {k: v for k, v in first.counts.items() if k.startswith("gold.state.")}
+    assert state and all(second.counts[k] == v for k, v in state.items())
+    reconciled = {k: v for k, v in first.control_totals.items()
+                  if k.startswith(("gold.", "silver.invoice_total", "silver.paid"))}
+    assert {k: second.control_totals[k] for k in reconciled} == reconciled
     for table in ("silver.invoices", "silver.invoice_line_items", "silver.payments",
                   "gold.invoice_aging", "gold.account_receivables"):
         assert second.table_versions[table] == first.table_versions[table], table

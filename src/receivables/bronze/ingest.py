@@ -56,6 +56,9 @@ MANIFEST_SCHEMA = StructType(
         StructField("run_id", StringType(), False),
         StructField("as_of_date", DateType(), False),
         StructField("recorded_at", TimestampType(), False),
+        # the file's modification time (ns) when it was read: a later delivery with the same
+        # path, size and time is known without reading it again (bronze.files.known)
+        StructField("modified_ns", LongType(), True),
     ]
 )
 

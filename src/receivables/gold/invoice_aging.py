@@ -11,6 +11,11 @@ before its invoice was issued counts, and ``early_payments`` flags how many ther
 
 ``as_of_date``, ``run_id`` and ``updated_at`` tell which run last changed the row: a row
 whose values do not change is not rewritten (paid invoices do not age).
+
+A night whose as-of date moves re-ages open invoices that nothing else touched with
+``reage``: their days past due follow from the gold row alone (due date and outstanding
+do not depend on as-of unless a payment or an issue date falls between the two dates,
+and the caller recomputes those invoices in full).
 """
 
 from __future__ import annotations
@@ -89,13 +94,17 @@ def with_totals(invoices: DataFrame, line_items: DataFrame, skus: DataFrame) -> 
     )
 
 
-def with_payments(invoices: DataFrame, payments: DataFrame, as_of: dt.date) -> DataFrame:
+def with_payments(
+    invoices: DataFrame, payments: DataFrame, as_of: dt.date, issued: DataFrame | None = None
+) -> DataFrame:
     """Adds paid_to_date: payments up to as_of plus a paid-in-full date up to as_of, and
     early_payments: how many of those are dated before the invoice was issued (they count,
-    and are flagged for review)."""
+    and are flagged for review). ``issued`` (invoice_id, date_issued) saves re-deriving
+    ``invoices`` when it carries expensive columns."""
+    issued = issued if issued is not None else invoices.select("invoice_id", "date_issued")
     paid = (
         payments.filter(F.col("payment_date") <= F.lit(as_of))
-        .join(invoices.select("invoice_id", F.col("date_issued").alias("_issued")), "invoice_id")
+        .join(issued.select("invoice_id", F.col("date_issued").alias("_issued")), "invoice_id")
         .groupBy("invoice_id")
         .agg(
             F.sum("amount").alias("_paid"),
@@ -125,18 +134,27 @@ def with_due_date(invoices: DataFrame, accounts: DataFrame, default_terms_days: 
     ).withColumn("has_account", F.coalesce("has_account", F.lit(False)))
 
 
+def days_past_due(outstanding: Column, due_date: Column, as_of: dt.date) -> Column:
+    """as_of − due_date when something is outstanding and the due date has passed, else 0."""
+    late = F.datediff(F.lit(as_of), due_date)
+    return F.when((outstanding > 0) & (late > 0), late).otherwise(F.lit(0)).cast(IntegerType())
+
+
 def with_aging(invoices: DataFrame, as_of: dt.date) -> DataFrame:
     """Adds outstanding, credit_amount, days_past_due and aging_bucket."""
     total, paid = F.col("invoice_total"), F.col("paid_to_date")
     outstanding = F.greatest(total - paid, _zero()).cast(MONEY)
-    late = F.datediff(F.lit(as_of), F.col("due_date"))
-    days = F.when((outstanding > 0) & (late > 0), late).otherwise(F.lit(0)).cast(IntegerType())
     return (
         invoices.withColumn("outstanding", outstanding)
         .withColumn("credit_amount", F.greatest(paid - total, _zero()).cast(MONEY))
-        .withColumn("days_past_due", days)
+        .withColumn("days_past_due", days_past_due(F.col("outstanding"), F.col("due_date"), as_of))
         .withColumn("aging_bucket", aging_bucket(F.col("outstanding"), F.col("days_past_due")))
     )
+
+
+def ages_with(as_of: dt.date) -> Column:
+    """Gold rows whose days past due move when the as-of date moves on to ``as_of``."""
+    return (F.col("outstanding") > 0) & (F.col("due_date") < F.lit(as_of))
 
 
 def with_completeness(invoices: DataFrame) -> DataFrame:
@@ -152,6 +170,32 @@ def with_completeness(invoices: DataFrame) -> DataFrame:
     ).withColumn("is_complete", F.col("missing_inputs").isNull())
 
 
+def _with_lineage(rows: DataFrame, as_of: dt.date, run_id: str, updated_at: dt.datetime) -> DataFrame:
+    return rows.select(
+        *BUSINESS_COLUMNS,
+        F.lit(as_of).cast(DateType()).alias("as_of_date"),
+        F.lit(run_id).alias("run_id"),
+        F.lit(updated_at).cast(TimestampType()).alias("updated_at"),
+        row_hash(BUSINESS_COLUMNS).alias("_row_hash"),
+    )
+
+
+def reage(
+    rows: DataFrame, *, as_of: dt.date, run_id: str, updated_at: dt.datetime
+) -> DataFrame:
+    """Gold rows aged to a later ``as_of`` from their own due date and outstanding.
+
+    Valid only for invoices with no payment, paid-in-full date or issue date after the
+    as-of date the rows were computed for and on or before ``as_of``, and no silver change
+    since: everything but days past due and the bucket is then unchanged.
+    """
+    return (
+        rows.withColumn("days_past_due", days_past_due(F.col("outstanding"), F.col("due_date"), as_of))
+        .withColumn("aging_bucket", aging_bucket(F.col("outstanding"), F.col("days_past_due")))
+        .transform(lambda df: _with_lineage(df, as_of, run_id, updated_at))
+    )
+
+
 def build_invoice_aging(
     invoices: DataFrame,
     line_items: DataFrame,
@@ -165,19 +209,14 @@ def build_invoice_aging(
     default_terms_days: int,
 ) -> DataFrame:
     """Gold invoice aging for the given silver invoices (already scoped by the caller)."""
+    issued = invoices.select(
+        "invoice_id", "account_id", "date_issued", "due_date", "paid_in_full_date"
+    ).transform(lambda df: filter_issued_by(df, as_of))
     return (
-        invoices.select("invoice_id", "account_id", "date_issued", "due_date", "paid_in_full_date")
-        .transform(lambda df: filter_issued_by(df, as_of))
-        .transform(lambda df: with_totals(df, line_items, skus))
-        .transform(lambda df: with_payments(df, payments, as_of))
+        issued.transform(lambda df: with_totals(df, line_items, skus))
+        .transform(lambda df: with_payments(df, payments, as_of, issued))
         .transform(lambda df: with_due_date(df, accounts, default_terms_days))
         .transform(lambda df: with_aging(df, as_of))
         .transform(with_completeness)
-        .select(
-            *BUSINESS_COLUMNS,
-            F.lit(as_of).cast(DateType()).alias("as_of_date"),
-            F.lit(run_id).alias("run_id"),
-            F.lit(updated_at).cast(TimestampType()).alias("updated_at"),
-            row_hash(BUSINESS_COLUMNS).alias("_row_hash"),
-        )
+        .transform(lambda df: _with_lineage(df, as_of, run_id, updated_at))
     )

@@ -61,7 +61,8 @@ def _reuse(ctx: RunContext, record: RunRecord) -> bool:
         return False
     last = (
         io.read(ctx.spark, log_path).filter(F.col("status") == "succeeded")
-        .orderBy(F.col("finished_at").desc()).select("as_of_date", "table_versions", "control_totals").first()
+        .orderBy(F.col("finished_at").desc())
+        .select("as_of_date", "table_versions", "control_totals", "counts").first()
     )
     if last is None or last["as_of_date"] != ctx.as_of:
         return False
@@ -72,7 +73,12 @@ def _reuse(ctx: RunContext, record: RunRecord) -> bool:
             return False
     totals = {k: v for k, v in (last["control_totals"] or {}).items() if k.startswith(("silver.invoice_total",
               "silver.paid", "gold."))}
+    counts = {k: v for k, v in (last["counts"] or {}).items() if k.startswith("gold.state.")}
+    if len(counts) < len(STATE) or "gold.past_due_total" not in totals:
+        return False  # logged before these were recorded
     record.control_totals.update(totals)
+    for k, v in counts.items():
+        record.count(k, v)
     record.count("controls.reused", 1)
     return True
 
@@ -87,12 +93,20 @@ def reconcile(ctx: RunContext, record: RunRecord) -> None:
         return
     spark = ctx.spark
     zero = Decimal("0.00")
+    past_due = F.col("days_past_due") > 0
     g = io.read(spark, ctx.path("gold", "invoice_aging")).agg(
         F.sum("invoice_total").alias("total"),
         F.sum("paid_to_date").alias("paid"),
         F.sum("outstanding").alias("outstanding"),
         F.sum("credit_amount").alias("credit"),
+        F.sum(F.when(past_due, F.col("outstanding"))).alias("past_due_total"),
+        F.count(F.lit(1)).alias("invoices"),
+        F.count(F.when(F.col("outstanding") > 0, 1)).alias("open_invoices"),
+        F.count(F.when(past_due, 1)).alias("past_due_invoices"),
+        F.count(F.when(~F.col("is_complete"), 1)).alias("incomplete_invoices"),
     ).first()
+    for name in STATE:  # what gold holds after this run (printed, and kept in the run log)
+        record.count(f"gold.state.{name}", g[name])
     a = io.read(spark, ctx.path("gold", "account_receivables")).agg(
         F.sum("unpaid_total").alias("unpaid"), F.sum("credit_balance").alias("credit")
     ).first()
@@ -104,6 +118,7 @@ def reconcile(ctx: RunContext, record: RunRecord) -> None:
         "gold.paid_to_date": g["paid"] or zero,
         "gold.outstanding": g["outstanding"] or zero,
         "gold.credit": g["credit"] or zero,
+        "gold.past_due_total": g["past_due_total"] or zero,
         "gold.accounts.unpaid_total": a["unpaid"] or zero,
         "gold.accounts.credit_balance": a["credit"] or zero,
     }
@@ -124,21 +139,16 @@ def reconcile(ctx: RunContext, record: RunRecord) -> None:
         raise ConservationError("control totals do not reconcile: " + "; ".join(broken))
 
 
-def summary(ctx: RunContext) -> dict[str, object]:
-    """The numbers `receivables run` prints at the end."""
-    row = (
-        io.read(ctx.spark, ctx.path("gold", "invoice_aging"))
-        .agg(
-            F.count(F.lit(1)).alias("invoices"),
-            F.count(F.when(F.col("outstanding") > 0, 1)).alias("open_invoices"),
-            F.count(F.when(F.col("days_past_due") > 0, 1)).alias("past_due_invoices"),
-            F.count(F.when(~F.col("is_complete"), 1)).alias("incomplete_invoices"),
-            F.coalesce(F.sum("outstanding"), F.lit(0).cast(MONEY)).alias("unpaid_total"),
-            F.coalesce(
-                F.sum(F.when(F.col("days_past_due") > 0, F.col("outstanding"))), F.lit(0).cast(MONEY)
-            ).alias("past_due_total"),
-            F.coalesce(F.sum("credit_amount"), F.lit(0).cast(MONEY)).alias("credit_total"),
-        )
-        .first()
-    )
-    return row.asDict()
+STATE = ("invoices", "open_invoices", "past_due_invoices", "incomplete_invoices")
+
+
+def summary(record: RunRecord) -> dict[str, object]:
+    """The numbers `receivables run` prints at the end, from the run's reconciled totals."""
+    zero = Decimal("0.00")
+    totals, counts = record.control_totals, record.counts
+    return {
+        **{k: counts.get(f"gold.state.{k}", 0) for k in STATE},
+        "unpaid_total": totals.get("gold.outstanding", zero),
+        "past_due_total": totals.get("gold.past_due_total", zero),
+        "credit_total": totals.get("gold.credit", zero),
+    }
