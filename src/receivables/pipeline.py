@@ -167,27 +167,23 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
     manifest_path = ctx.path("ops", "file_manifest")
     manifest, dated = [], True
     if io.is_table(ctx.spark, manifest_path):
-        recorded = io.read(ctx.spark, manifest_path)
-        dated = "modified_ns" in recorded.columns  # False for a manifest older than the column
-        manifest = recorded.select(
+        frame = io.read(ctx.spark, manifest_path)
+        dated = "modified_ns" in frame.columns  # False for a manifest older than the column
+        manifest = frame.select(
             "entity", "source_file", "checksum", "size_bytes", "records", "multiline", "has_bom",
             F.col("modified_ns") if dated else F.lit(None).cast("long").alias("modified_ns"),
         ).collect()
     known = {(r["entity"], r["checksum"]) for r in manifest}
     last_by_name = {(r["entity"], r["source_file"]): r["checksum"] for r in manifest}
-    unchanged = {
-        (r["entity"], r["source_file"], r["size_bytes"], r["modified_ns"]): r
-        for r in manifest if r["modified_ns"] is not None and not ctx.settings.reread_unchanged_files
+    recorded = {
+        (r["entity"], r["source_file"], r["size_bytes"], r["modified_ns"]):
+            bronze_files.Recorded(r["checksum"], r["records"], r["multiline"], r["has_bom"])
+        for r in manifest if r["modified_ns"] is not None
     }
 
     def facts_of(d: bronze_files.DeliveredFile) -> tuple[bronze_files.FileFacts, str]:
         rel = str(d.path.resolve().relative_to(root))
-        size, modified_ns = bronze_files.stat_key(d.path)
-        r = unchanged.get((d.entity.name, rel, size, modified_ns))
-        if r is None:
-            return bronze_files.inspect(d), rel
-        return bronze_files.known(d, r["checksum"], r["records"], r["multiline"], r["has_bom"],
-                                  size, modified_ns), rel
+        return bronze_files.facts_for(d, rel, recorded, ctx.settings.reread_unchanged_files), rel
 
     rows = []
     by_entity: dict[str, list[bronze_files.FileFacts]] = {}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from receivables.bronze.files import DeliveredFile, discover, inspect
+from receivables.bronze.files import DeliveredFile, Recorded, discover, facts_for, inspect, stat_key
 from receivables.entities import ACCOUNTS, INVOICES
 from receivables.errors import InputFileError, MissingInputError
 
@@ -86,3 +88,31 @@ def test_discover_finds_both_layouts_and_refuses_symlinks_out_of_root(tmp_path):
 def test_missing_required_extract_is_named(tmp_path):
     with pytest.raises(MissingInputError, match="no accounts.csv"):
         discover(tmp_path)
+
+
+def test_a_file_with_recorded_path_size_and_time_is_not_read_again(tmp_path):
+    path = tmp_path / "invoices.csv"
+    path.write_bytes((HEADER + "1,2,2021-01-01,,\n").encode())
+    first = inspect(DeliveredFile(INVOICES, path))
+    assert first.modified_ns == stat_key(path)[1]
+    recorded = {("invoices", "invoices.csv", first.size_bytes, first.modified_ns):
+                Recorded(first.checksum, first.records, first.multiline, first.has_bom)}
+    # Same size and time, bytes no longer valid UTF-8: known facts prove it was not read.
+    path.write_bytes(path.read_bytes()[:-3] + b",\xff\n")
+    os.utime(path, ns=(first.modified_ns, first.modified_ns))
+    known = facts_for(DeliveredFile(INVOICES, path), "invoices.csv", recorded)
+    assert (known.checksum, known.records, known.size_bytes) == (first.checksum, 1, first.size_bytes)
+    # pipeline.reread_unchanged_files: every file is read again, so the bad byte is found
+    with pytest.raises(InputFileError, match="not UTF-8"):
+        facts_for(DeliveredFile(INVOICES, path), "invoices.csv", recorded, reread=True)
+
+
+def test_a_touched_file_is_read_again(tmp_path):
+    path = tmp_path / "invoices.csv"
+    path.write_bytes((HEADER + "1,2,2021-01-01,,\n").encode())
+    first = inspect(DeliveredFile(INVOICES, path))
+    recorded = {("invoices", "invoices.csv", first.size_bytes, first.modified_ns):
+                Recorded("recorded-checksum", first.records, first.multiline, first.has_bom)}
+    os.utime(path, ns=(first.modified_ns + 10**9, first.modified_ns + 10**9))
+    again = facts_for(DeliveredFile(INVOICES, path), "invoices.csv", recorded)
+    assert again.checksum == first.checksum != "recorded-checksum"

@@ -58,17 +58,36 @@ def stat_key(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def known(delivered: DeliveredFile, checksum: str, records: int, multiline: bool, has_bom: bool,
-          size_bytes: int, modified_ns: int) -> FileFacts:
-    """Facts of a file read by an earlier run whose size and modification time are unchanged.
+@dataclass(frozen=True)
+class Recorded:
+    """What the file manifest remembers of a file bronze holds."""
 
-    Its bytes are not read again: the manifest's checksum stands for them (a demanding
-    night re-reads everything with ``pipeline.reread_unchanged_files: true``).
+    checksum: str
+    records: int
+    multiline: bool
+    has_bom: bool
+
+
+def facts_for(
+    delivered: DeliveredFile,
+    rel: str,
+    recorded: dict[tuple[str, str, int, int], Recorded],
+    reread: bool = False,
+) -> FileFacts:
+    """The pre-pass facts of a delivered file, reading it only when it may be new.
+
+    A file whose (entity, path relative to the input root, size, modification time) is
+    in ``recorded`` is known by its recorded checksum and not read again, unless
+    ``reread`` (``pipeline.reread_unchanged_files``) asks for every file to be re-read.
     """
+    size, modified_ns = stat_key(delivered.path)
+    known = None if reread else recorded.get((delivered.entity.name, rel, size, modified_ns))
+    if known is None:
+        return inspect(delivered)
     return FileFacts(
-        entity=delivered.entity.name, path=os.fspath(delivered.path), checksum=checksum,
-        size_bytes=size_bytes, header=(), records=records, multiline=multiline, has_bom=has_bom,
-        modified_ns=modified_ns,
+        entity=delivered.entity.name, path=os.fspath(delivered.path), checksum=known.checksum,
+        size_bytes=size, header=(), records=known.records, multiline=known.multiline,
+        has_bom=known.has_bom, modified_ns=modified_ns,
     )
 
 
