@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from receivables import io
@@ -251,13 +251,36 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
          action, replaces, ctx.run_id, ctx.as_of, ctx.started_at, f.modified_ns)
         for f, rel, action, replaces in rows if action != "skipped_identical"
     ]
+    # Files recorded before modification times were kept get theirs once (they were just
+    # read in full), so later nights know them without reading them again.
+    undated = {(r["entity"], r["source_file"], r["checksum"]) for r in manifest if r["modified_ns"] is None}
+    stamps = {
+        (f.entity, rel, f.checksum): f.modified_ns for f, rel, action, _ in rows
+        if action == "skipped_identical" and (f.entity, rel, f.checksum) in undated
+    }
+    if (manifest_rows or stamps) and not dated:
+        ctx.spark.sql(f"ALTER TABLE delta.`{manifest_path}` ADD COLUMNS (modified_ns BIGINT)")
     if manifest_rows:
-        if not dated:
-            ctx.spark.sql(f"ALTER TABLE delta.`{manifest_path}` ADD COLUMNS (modified_ns BIGINT)")
         io.append(ctx.spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA), manifest_path, ctx.props("ops"))
+    if stamps:
+        _stamp_manifest(ctx, manifest_path, stamps)
     for f, rel, action, _ in rows:
         record.inputs.append((f.entity, rel, f.checksum, f.records, action))
         record.count(f"files.{action}", 1)
+
+
+def _stamp_manifest(ctx: RunContext, path: str, stamps: dict[tuple[str, str, str], int | None]) -> None:
+    """Set ``modified_ns`` of manifest rows (entity, source_file, checksum) in one commit."""
+    def row(entity: str, source: str, checksum: str) -> Column:
+        return (F.col("entity") == entity) & (F.col("source_file") == source) & (F.col("checksum") == checksum)
+
+    value = F.col("modified_ns")
+    for key, ns in stamps.items():
+        value = F.when(row(*key), F.lit(ns).cast("long")).otherwise(value)
+    condition = F.lit(False)
+    for key in stamps:
+        condition = condition | row(*key)
+    DeltaTable.forPath(ctx.spark, path).update(condition & F.col("modified_ns").isNull(), {"modified_ns": value})
 
 
 def _cdf() -> dict[str, str]:

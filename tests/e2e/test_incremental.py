@@ -4,6 +4,7 @@ gold after N nights equals a full rebuild; reprocess equals rebuild."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from chispa import assert_df_equality
 from delta.tables import DeltaTable
 
+from receivables import io
 from receivables.audit import read_as_of
 from receivables.gold.account_receivables import BUSINESS_COLUMNS as ACCOUNT_COLUMNS
 from receivables.gold.invoice_aging import BUSINESS_COLUMNS as AGING_COLUMNS
@@ -115,6 +117,30 @@ def test_one_invoice_change_recomputes_it_and_its_account_only(spark, nights, tm
     assert counts["gold.invoice_aging.updated"] == 1
     assert counts.get("gold.invoice_aging.inserted", 0) == 0
     assert counts["gold.account_receivables.updated"] == 1
+
+
+def test_files_recorded_without_a_time_are_stamped_once_then_not_read_again(spark, nights, tmp_path):
+    out, data = tmp_path / "stamps", tmp_path / "data"
+    shutil.copytree(nights["out"], out)
+    shutil.copytree(nights["data"], data)
+    manifest = out / "ops" / "file_manifest"
+    DeltaTable.forPath(spark, str(manifest)).update(set={"modified_ns": "CAST(NULL AS BIGINT)"})  # an older output
+    _night(data, out, "2024-07-02")
+    stamped: dict[str, set] = {}
+    for r in io.read(spark, str(manifest)).collect():  # a renewed file has a row per content
+        stamped.setdefault(r.source_file, set()).add(r.modified_ns)
+    present = {str(p.relative_to(data)): p.stat().st_mtime_ns for p in data.rglob("*.csv")}
+    recorded = [name for name in present if name in stamped]
+    assert len(recorded) >= 5
+    assert all(present[name] in stamped[name] for name in recorded), stamped
+    # Now a recorded file rewritten with the same size and time is known, not read: its
+    # bad byte goes unnoticed (pipeline.reread_unchanged_files would catch it).
+    victim = data / "invoices.csv"
+    raw, ns = victim.read_bytes(), victim.stat().st_mtime_ns
+    victim.write_bytes(raw[:-2] + b"\xff\n")
+    os.utime(victim, ns=(ns, ns))
+    _night(data, out, "2024-07-02")
+    assert last_run(spark, out).counts.get("files.ingested", 0) == 0
 
 
 def test_reprocess_restores_a_range_exactly_as_rebuild_and_touches_nothing_else(spark, nights, tmp_path):
