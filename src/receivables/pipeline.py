@@ -112,8 +112,8 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
                 ingest_bronze(ctx, record)
             marks = watermarks.read_all(ctx.spark, ctx.path("ops", "watermarks"))
             silver_marks = update_silver(ctx, record, scope, marks)
-            update_gold(ctx, record, scope, silver_marks, rebuild=any(r.touched_gold for r in abandoned),
-                        marks=marks)
+            update_gold(ctx, record, scope, marks, silver_marks,
+                        rebuild=any(r.touched_gold for r in abandoned))
             faults.after("gold")
             controls.reconcile(ctx, record)
         except ReceivablesError as exc:
@@ -497,19 +497,18 @@ def update_gold(
     ctx: RunContext,
     record: RunRecord,
     scope: Scope,
+    marks: dict[tuple[str, str], int],
     silver_marks: dict[tuple[str, str], int] | None = None,
     rebuild: bool = False,
-    marks: dict[tuple[str, str], int] | None = None,
 ) -> None:
     """Recompute the affected invoices and accounts and MERGE them into gold.
 
+    ``marks`` are the watermarks the run started from (read once, shared with silver).
     ``rebuild`` recomputes every invoice: a killed run committed to gold without saving
     the watermarks the incremental scope is derived from.
     """
     spark = ctx.spark
     marks_path = ctx.path("ops", "watermarks")
-    if marks is None:
-        marks = watermarks.read_all(spark, marks_path)
     sources = {f"silver.{n}": io.version(spark, ctx.path("silver", n)) for n in SILVER_TABLES}
     aging_path = ctx.path("gold", "invoice_aging")
     accounts_path = ctx.path("gold", "account_receivables")
