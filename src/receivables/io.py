@@ -183,8 +183,8 @@ def merge_by_hash(
     ``delete_missing`` (a SQL condition on the target, ``"true"`` for all), target rows
     the source no longer has are deleted; ``target_filter`` is a literal predicate on the
     target added to the ON clause so Delta can prune files. ``prefilter=False`` skips the
-    anti-join for sources known to hold only changes; ``skip_empty`` then still makes no
-    commit for an empty source.
+    hash comparison for sources known to hold only changes; ``skip_empty`` then still
+    makes no commit for an empty source.
     """
     if not is_table(spark, path):
         # A first build: nothing to match, so a plain append writes the same rows without

@@ -49,7 +49,7 @@ class FileFacts:
     multiline: bool
     has_bom: bool
     measure_total: Decimal = Decimal(0)  # Σ of the entity's measure column (see entities.NUMBER)
-    modified_ns: int | None = None  # modification time when read (see ``known``)
+    modified_ns: int | None = None  # modification time when read (see ``facts_for``)
 
 
 def stat_key(path: Path) -> tuple[int, int]:

@@ -57,7 +57,7 @@ MANIFEST_SCHEMA = StructType(
         StructField("as_of_date", DateType(), False),
         StructField("recorded_at", TimestampType(), False),
         # the file's modification time (ns) when it was read: a later delivery with the same
-        # path, size and time is known without reading it again (bronze.files.known)
+        # path, size and time is known without reading it again (bronze.files.facts_for)
         StructField("modified_ns", LongType(), True),
     ]
 )
