@@ -10,7 +10,7 @@ AS_OF ?=
 AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check-tools jars run test test-unit test-e2e test-cluster bench demo generate lint clean
+.PHONY: help setup check-tools jars run test test-unit test-e2e test-cluster bench check-readers demo generate lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ INVOICES ?= 1000000
 BENCH_FLAGS ?=
 bench: ## benchmark nights vs full build vs plain Spark (INVOICES=1000000; BENCH_FLAGS=--big adds the 5x base)
 	$(BIN)/python scripts/bench.py --invoices $(INVOICES) $(BENCH_FLAGS)
+
+READERS := .venv-readers
+check-readers: ## read every table of OUTPUT with delta-rs and DuckDB (own venv; needs PyPI once)
+	@test -x $(READERS)/bin/python || { $(PY) -m venv $(READERS) && $(READERS)/bin/pip install -q \
+	    deltalake==1.6.6 duckdb==1.4.4 duckdb-ext-delta==1.4.4.20260205; }
+	$(READERS)/bin/python scripts/check_readers.py $(OUTPUT)
 
 test-cluster: ## the nightly job through spark-submit on a standalone cluster on loopback
 	$(BIN)/pytest -q -m cluster tests/e2e
