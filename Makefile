@@ -58,10 +58,13 @@ bench: ## benchmark nights vs full build vs plain Spark (INVOICES=1000000; BENCH
 	$(BIN)/python scripts/bench.py --invoices $(INVOICES) $(BENCH_FLAGS)
 
 READERS := .venv-readers
-check-readers: ## read every table of OUTPUT with delta-rs and DuckDB (own venv; needs PyPI once)
-	@test -x $(READERS)/bin/python || { $(PY) -m venv $(READERS) && $(READERS)/bin/pip install -q \
-	    deltalake==1.6.6 duckdb==1.4.4 duckdb-ext-delta==1.4.4.20260205; }
+check-readers: $(READERS)/.installed ## read every table of OUTPUT with delta-rs and DuckDB (own venv; needs PyPI once)
 	$(READERS)/bin/python scripts/check_readers.py $(OUTPUT)
+
+$(READERS)/.installed:
+	rm -rf $(READERS) && $(PY) -m venv $(READERS)
+	$(READERS)/bin/pip install -q 'deltalake[pyarrow]==1.6.6' duckdb==1.4.4 duckdb-ext-delta==1.4.4.20260205
+	@touch $@
 
 test-cluster: ## the nightly job through spark-submit on a standalone cluster on loopback
 	$(BIN)/pytest -q -m cluster tests/e2e

@@ -27,26 +27,44 @@ def _file_id(action: dict) -> tuple[str, str]:
     return action["path"], f"{dv.get('storageType', '')}{dv.get('pathOrInlineDv', '')}@{dv.get('offset', '')}"
 
 
-def log_rows(table: Path) -> tuple[int, set[str]]:
-    """Live rows and reader features from the table's JSON commits (checkpoints are not
-    written for tables this small, and the script refuses tables that have one)."""
-    if any((table / "_delta_log").glob("*.checkpoint*.parquet")):
-        raise SystemExit(f"{table}: has a checkpoint; this check reads JSON commits only")
-    live: dict[str, int] = {}
+def log_rows(table: Path, con: duckdb.DuckDBPyConnection) -> tuple[int, set[str]]:
+    """Live rows and reader features from the table's log: the newest checkpoint (read
+    with DuckDB's Parquet reader) and the JSON commits after it."""
+    log = table / "_delta_log"
+    live: dict[tuple[str, str], int] = {}
     features: set[str] = set()
-    for commit in sorted((table / "_delta_log").glob("*.json")):
+    parts = sorted(log.glob("*.checkpoint*.parquet"))
+    after = -1
+    if parts:
+        after = max(int(p.name.split(".")[0]) for p in parts)
+        files = [str(p) for p in parts if int(p.name.split(".")[0]) == after]
+        for add, protocol in con.execute(
+            "SELECT to_json(add), to_json(protocol) FROM read_parquet(?) "
+            "WHERE add IS NOT NULL OR protocol IS NOT NULL", [files]
+        ).fetchall():
+            if protocol:
+                features = set(json.loads(protocol).get("readerFeatures") or [])
+            if add:
+                _apply(live, {"add": json.loads(add)})
+    for commit in sorted(log.glob("*.json")):
+        if int(commit.name.split(".")[0]) <= after:
+            continue
         for line in commit.read_text(encoding="utf-8").splitlines():
             action = json.loads(line)
             if "protocol" in action:
                 features = set(action["protocol"].get("readerFeatures") or [])
-            if "add" in action:
-                add = action["add"]
-                rows = json.loads(add.get("stats") or "{}").get("numRecords", 0)
-                dv = add.get("deletionVector") or {}
-                live[_file_id(add)] = rows - dv.get("cardinality", 0)
-            if "remove" in action:
-                live.pop(_file_id(action["remove"]), None)
+            _apply(live, action)
     return sum(live.values()), features
+
+
+def _apply(live: dict[tuple[str, str], int], action: dict) -> None:
+    if action.get("add"):
+        add = action["add"]
+        rows = json.loads(add.get("stats") or "{}").get("numRecords", 0)
+        dv = add.get("deletionVector") or {}
+        live[_file_id(add)] = rows - (dv.get("cardinality") or 0)
+    if action.get("remove"):
+        live.pop(_file_id(action["remove"]), None)
 
 
 def duckdb_connection() -> duckdb.DuckDBPyConnection:
@@ -57,6 +75,14 @@ def duckdb_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _delta_rs_rows(_con: duckdb.DuckDBPyConnection, table: Path) -> int:
+    return deltalake.DeltaTable(str(table)).to_pyarrow_table().num_rows
+
+
+def _duckdb_rows(con: duckdb.DuckDBPyConnection, table: Path) -> int:
+    return con.sql(f"SELECT count(*) FROM delta_scan('{table}')").fetchone()[0]
+
+
 def main(output: Path) -> int:
     con = duckdb_connection()
     print(f"deltalake (delta-rs) {deltalake.__version__}, duckdb {duckdb.__version__}")
@@ -65,14 +91,11 @@ def main(output: Path) -> int:
     if not tables:
         raise SystemExit(f"no Delta tables under {output}: run `make run` first")
     for table in tables:
-        expected, features = log_rows(table)
+        expected, features = log_rows(table, con)
         results = []
-        for reader, read in (
-            ("delta-rs", lambda: deltalake.DeltaTable(str(table)).to_pyarrow_table().num_rows),
-            ("duckdb", lambda: con.sql(f"SELECT count(*) FROM delta_scan('{table}')").fetchone()[0]),
-        ):
+        for reader, read in (("delta-rs", _delta_rs_rows), ("duckdb", _duckdb_rows)):
             try:
-                rows = read()
+                rows = read(con, table)
                 ok = rows == expected
                 results.append(f"{reader} {rows}" + ("" if ok else " MISMATCH"))
             except Exception as exc:  # a reader that cannot read the table says why

@@ -571,6 +571,10 @@ def update_gold(
                     # of gold from each row's own due date and outstanding, no join and no
                     # silver read. The recomputed invoices are MERGEd over it below.
                     reaged = _reage_gold(spark, aging_path, ctx)
+                    # Killed here, gold holds the re-aged rows but not the recomputed
+                    # ones: the next run sees a gold commit of an abandoned run and
+                    # recomputes every invoice (``rebuild``).
+                    faults.after("gold.invoice_aging.reaged")
                 metrics = io.merge_by_hash(
                     spark, aging, aging_path, ["invoice_id"], properties=ctx.props("gold")
                 )
