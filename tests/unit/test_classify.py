@@ -30,6 +30,13 @@ def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark
         _row("3", "9", "2024-01-05", "b.csv", 1, at=T2),  # newest version of 3: accepted
         _row("4", "7", "2024-02-30", "b.csv", 2, at=T2),  # impossible date: invalid
         _row("5", None, None, "b.csv", 3, at=T2, corrupt="5"),  # malformed row: invalid
+        # other content in another file is a newer version, not a conflict
+        _row("6", "7", "2024-01-01", "a.csv", 6),  # superseded
+        _row("6", "8", "2024-01-01", "b.csv", 4, at=T2),  # accepted
+        # a conflict in one file does not make the key's copy in another file a conflict
+        _row("7", "7", "2024-01-01", "a.csv", 7),  # conflict
+        _row("7", "8", "2024-01-01", "a.csv", 8),  # conflict
+        _row("7", "9", "2024-01-01", "b.csv", 5, at=T2),  # accepted
     ]
     bronze = spark.createDataFrame(rows, SCHEMA)
     classified = classify(typed(bronze, invoices.TABLE), invoices.TABLE)
@@ -43,9 +50,14 @@ def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark
         ("b.csv", 1): "accepted",
         ("b.csv", 2): "invalid",
         ("b.csv", 3): "invalid",
+        ("a.csv", 6): "superseded",
+        ("b.csv", 4): "accepted",
+        ("a.csv", 7): "conflict",
+        ("a.csv", 8): "conflict",
+        ("b.csv", 5): "accepted",
     }
     assert status_counts(classified) == {
-        "accepted": 2, "duplicate": 1, "superseded": 1, "invalid": 2, "conflict": 2
+        "accepted": 4, "duplicate": 1, "superseded": 2, "invalid": 2, "conflict": 4
     }
     reasons = {r._row_number: r._reason for r in classified.filter("_source_file = 'b.csv'").collect()}
     assert reasons[2] == "date_issued '2024-02-30' is not a real date written YYYY-MM-DD"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from receivables.ops.run_log import RunRecord
 
 MEASURE = DecimalType(38, 6)
+MEASURED = "_measure"  # the delivered measure of a typed row (silver.conform.typed)
 QUARANTINED = ("invalid", "conflict")
 
 
@@ -32,17 +33,12 @@ def measure(column: Column) -> Column:
     return F.when(text.rlike(NUMBER), text.cast(MEASURE))
 
 
-def _raw_measure(entity: Entity) -> Column:
-    if entity.measure is None:
-        return F.lit(None).cast(MEASURE)
-    return measure(F.get_json_object("_raw_row", f"$.{entity.measure}"))
-
-
 def check_batch(record: RunRecord, entity: Entity, rows: DataFrame, classified: DataFrame) -> dict[str, int]:
     """Compare the typed bronze rows of a batch with their classification; returns rows per
-    status (every status present, zero when none)."""
+    status (every status present, zero when none). Both carry the delivered measure in
+    ``_measure`` (NULL for entities without one)."""
     name = entity.name
-    unit = _raw_measure(entity).alias("m")
+    unit = F.col(MEASURED).alias("m")
     both = rows.select(F.lit("__batch").alias("_status"), unit).unionByName(classified.select("_status", unit))
     per_status = {
         r["_status"]: (int(r["n"]), r["m"] or Decimal(0))

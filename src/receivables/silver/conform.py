@@ -19,6 +19,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType, Tim
 
 from receivables.bronze.ingest import CORRUPT
 from receivables.entities import Entity
+from receivables.ops.conservation import MEASURE, MEASURED, measure
 from receivables.silver.parse import Parsed
 
 ORDER = ["_ingested_at", "_source_file", "_row_number"]
@@ -73,10 +74,13 @@ def typed(bronze: DataFrame, table: SilverTable) -> DataFrame:
         F.col(CORRUPT).isNotNull(),
         F.lit(f"malformed row: not {len(table.entity.columns)} fields as the header says"),
     )
+    entity = table.entity
     return bronze.select(
         *[p.value.alias(name) for name, p in parsers.items()],
         F.filter(F.array(malformed, *problems), lambda x: x.isNotNull()).alias("_problems"),
-        F.to_json(F.struct(*table.entity.columns, CORRUPT)).alias("_raw_row"),
+        F.to_json(F.struct(*entity.columns, CORRUPT)).alias("_raw_row"),
+        # the delivered measure, for the conservation check of the batch (see ops.conservation)
+        (measure(F.col(entity.measure)) if entity.measure else F.lit(None).cast(MEASURE)).alias(MEASURED),
         *[F.col(c) for c in LINEAGE],
     )
 
@@ -90,11 +94,16 @@ def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ())
     key = [*table.key, *partition]
     valid = F.size("_problems") == 0
     with_hash = rows.withColumn("_row_hash", row_hash(business))
-    per_file = Window.partitionBy(*key, "_file_checksum")
+    # Both windows partition by the key alone, so Spark shuffles the batch once. A conflict
+    # is one file giving the key two different contents: among the key's distinct
+    # (file, hash) pairs, more than one from this row's file.
+    per_key = Window.partitionBy(*key)
     # Non-conflicting rows first, newest first: row 1 is the winner whenever one exists.
-    by_key = Window.partitionBy(*key).orderBy(F.col("_conflict").asc(), *[F.col(c).desc() for c in ORDER])
+    by_key = per_key.orderBy(F.col("_conflict").asc(), *[F.col(c).desc() for c in ORDER])
+    seen = F.collect_set(F.struct("_file_checksum", "_row_hash")).over(per_key)
     ok = with_hash.filter(valid).withColumn(
-        "_conflict", F.size(F.collect_set("_row_hash").over(per_file)) > 1
+        "_conflict",
+        F.size(F.filter(seen, lambda x: x["_file_checksum"] == F.col("_file_checksum"))) > 1,
     )
     ok = ok.withColumn("_rank", F.row_number().over(by_key)).withColumn(
         "_winner_hash", F.first("_row_hash").over(by_key)
