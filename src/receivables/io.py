@@ -174,6 +174,7 @@ def merge_by_hash(
     target_filter: str | None = None,
     properties: dict[str, str] | None = None,
     prefilter: bool = True,
+    skip_empty: bool = False,
 ) -> MergeMetrics:
     """Upsert ``source`` into the table at ``path`` by ``key``.
 
@@ -182,7 +183,8 @@ def merge_by_hash(
     ``delete_missing`` (a SQL condition on the target, ``"true"`` for all), target rows
     the source no longer has are deleted; ``target_filter`` is a literal predicate on the
     target added to the ON clause so Delta can prune files. ``prefilter=False`` skips the
-    hash comparison for sources known to hold only changes.
+    hash comparison for sources known to hold only changes; ``skip_empty`` then still
+    makes no commit for an empty source.
     """
     if not is_table(spark, path):
         # A first build: nothing to match, so a plain append writes the same rows without
@@ -190,12 +192,15 @@ def merge_by_hash(
         append(source, path, properties)
         commit = last_commit(spark, path)
         return MergeMetrics(inserted=int(commit.metrics.get("numOutputRows", 0)) if commit else 0)
-    if prefilter and not delete_missing:
+    if (prefilter or skip_empty) and not delete_missing:
         # Only rows that are new or differ reach the MERGE; none at all means no commit,
         # so an identical re-run leaves the table's history untouched. When every row is
         # new (a night of new invoices, lines, payments) they are appended: no join
         # against the whole target.
-        changed = _flag_changes(spark, source, path, key).persist()
+        if prefilter:
+            changed = _flag_changes(spark, source, path, key).persist()
+        else:
+            changed = source.withColumn(_NEW, F.lit(False)).persist()
         try:
             n = changed.agg(
                 F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col(_NEW), 1)).alias("new")
@@ -232,6 +237,11 @@ def _flag_changes(spark: SparkSession, source: DataFrame, path: str, key: Sequen
         .withColumn(_NEW, F.col("_known_hash").isNull())
         .drop("_known_hash")
     )
+
+
+def changed_rows(spark: SparkSession, source: DataFrame, path: str, key: Sequence[str]) -> DataFrame:
+    """The source rows the table lacks: new keys, or a different ``_row_hash``."""
+    return _flag_changes(spark, source, path, key).drop(_NEW)
 
 
 def _merge(

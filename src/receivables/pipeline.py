@@ -25,7 +25,7 @@ from receivables.entities import BY_NAME, ENTITIES, INVOICES, SKUS
 from receivables.errors import ReceivablesError
 from receivables.gold import account_receivables_history as history
 from receivables.gold.account_receivables import build_account_receivables
-from receivables.gold.invoice_aging import ages_with, build_invoice_aging, reaged_values
+from receivables.gold.invoice_aging import ages_with, build_invoice_aging, reage
 from receivables.ops import conservation, controls, faults, recovery, watermarks
 from receivables.ops.lock import run_lock
 from receivables.ops.run_log import RunRecord
@@ -552,8 +552,20 @@ def update_gold(
     ).persist()
     try:
         recomputed = aging.count()
-        old_accounts = None
-        reaged = 0
+        old_accounts = reaged = None
+        reaged_count = 0
+        if not full:
+            before = io.read(spark, aging_path)
+            old_accounts = before.join(ids, "invoice_id", "left_semi").select("account_id").persist()
+            old_accounts.count()
+            if ctx.as_of > last_as_of:
+                # Every other open, past-due invoice ages by the days as-of moved: derived
+                # from its gold row alone, so the night's cost follows what changed.
+                reaged = reage(
+                    before.filter(ages_with(ctx.as_of)).join(ids, "invoice_id", "left_anti"),
+                    as_of=ctx.as_of, run_id=ctx.run_id, updated_at=ctx.started_at,
+                ).persist()
+                reaged_count = reaged.count()
         with faults.during("gold.invoice_aging", aging_path):
             if full:
                 metrics = io.merge_by_hash(
@@ -561,30 +573,23 @@ def update_gold(
                     properties=ctx.props("gold"),
                 )
             else:
-                old_accounts = (
-                    io.read(spark, aging_path).join(ids, "invoice_id", "left_semi")
-                    .select("account_id").persist()
-                )
-                old_accounts.count()
-                if ctx.as_of > last_as_of:
-                    # Every open, past-due invoice ages by the days as-of moved: one UPDATE
-                    # of gold from each row's own due date and outstanding, no join and no
-                    # silver read. The recomputed invoices are MERGEd over it below.
-                    reaged = _reage_gold(spark, aging_path, ctx)
-                    # Killed here, gold holds the re-aged rows but not the recomputed
-                    # ones: the next run sees a gold commit of an abandoned run and
-                    # recomputes every invoice (``rebuild``).
-                    faults.after("gold.invoice_aging.reaged")
+                # Recomputed rows reach the MERGE only when they differ; re-aged rows
+                # always differ (their days past due moved).
+                source = io.changed_rows(spark, aging, aging_path, ["invoice_id"])
+                if reaged is not None:
+                    source = source.unionByName(reaged)
                 metrics = io.merge_by_hash(
-                    spark, aging, aging_path, ["invoice_id"], properties=ctx.props("gold")
+                    spark, source, aging_path, ["invoice_id"], properties=ctx.props("gold"),
+                    prefilter=False, skip_empty=True,
                 )
         record.count("gold.invoice_aging.recomputed", recomputed)
-        record.count("gold.invoice_aging.reaged", reaged)
+        record.count("gold.invoice_aging.reaged", reaged_count)
         record.count("gold.invoice_aging.inserted", metrics.inserted)
         record.count("gold.invoice_aging.updated", metrics.updated)
         record.count("gold.invoice_aging.deleted", metrics.deleted)
         record.count(
-            "gold.invoice_aging.unchanged", recomputed - metrics.inserted - metrics.updated
+            "gold.invoice_aging.unchanged",
+            recomputed + reaged_count - metrics.inserted - metrics.updated,
         )
 
         current = io.read(spark, aging_path)
@@ -592,8 +597,8 @@ def update_gold(
             accounts_in_scope = current
         else:
             affected = aging.select("account_id").unionByName(old_accounts)
-            if reaged:
-                affected = affected.unionByName(current.filter(ages_with(ctx.as_of)).select("account_id"))
+            if reaged is not None:
+                affected = affected.unionByName(reaged.select("account_id"))
             changed_accounts = io.changes(
                 spark, ctx.path("silver", "accounts"), marks.get(("gold", "silver.accounts"), -1)
             )
@@ -633,16 +638,6 @@ def update_gold(
     moved = {("gold", k): v for k, v in {**sources, "as_of_date": ctx.as_of.toordinal()}.items()}
     moved = {k: v for k, v in moved.items() if marks.get(k) != v} | (silver_marks or {})
     watermarks.save(spark, marks_path, moved, ctx.run_id, ctx.started_at, ctx.props("ops"))
-
-
-def _reage_gold(spark: SparkSession, path: str, ctx: RunContext) -> int:
-    """Age every open, past-due gold row to ``ctx.as_of`` in place; returns how many."""
-    DeltaTable.forPath(spark, path).update(
-        condition=ages_with(ctx.as_of),
-        set=reaged_values(ctx.as_of, ctx.run_id, ctx.started_at),
-    )
-    commit = io.last_commit(spark, path)
-    return int(commit.metrics.get("numUpdatedRows", 0)) if commit else 0
 
 
 def _snapshot_accounts(ctx: RunContext, record: RunRecord) -> None:

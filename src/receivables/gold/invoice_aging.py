@@ -12,10 +12,10 @@ before its invoice was issued counts, and ``early_payments`` flags how many ther
 ``as_of_date``, ``run_id`` and ``updated_at`` tell which run last changed the row: a row
 whose values do not change is not rewritten (paid invoices do not age).
 
-A night whose as-of date moves re-ages open, past-due gold rows in place with
-``reaged_values``: their days past due follow from the gold row alone (due date and
-outstanding do not depend on as-of unless a payment or an issue date falls between the
-two dates, and the caller recomputes those invoices in full).
+A night whose as-of date moves re-ages open invoices that nothing else touched with
+``reage``: their days past due follow from the gold row alone (due date and outstanding
+do not depend on as-of unless a payment or an issue date falls between the two dates,
+and the caller recomputes those invoices in full).
 """
 
 from __future__ import annotations
@@ -180,34 +180,19 @@ def _with_lineage(rows: DataFrame, as_of: dt.date, run_id: str, updated_at: dt.d
     )
 
 
-def reaged_values(as_of: dt.date, run_id: str, updated_at: dt.datetime) -> dict[str, Column]:
-    """What re-aging a gold row to a later ``as_of`` sets, as expressions over the old row.
-
-    Valid only for invoices with no payment, paid-in-full date or issue date after the
-    as-of date the rows were computed for and on or before ``as_of``, and no silver change
-    since: everything but days past due and the bucket is then unchanged. The pipeline
-    applies these as one Delta UPDATE of the rows ``ages_with(as_of)`` selects, then
-    MERGEs the invoices it recomputed over them.
-    """
-    days = days_past_due(F.col("outstanding"), F.col("due_date"), as_of)
-    aged = {"days_past_due": days, "aging_bucket": aging_bucket(F.col("outstanding"), days)}
-    return {
-        **aged,
-        "as_of_date": F.lit(as_of).cast(DateType()),
-        "run_id": F.lit(run_id),
-        "updated_at": F.lit(updated_at).cast(TimestampType()),
-        "_row_hash": row_hash(BUSINESS_COLUMNS, replace=aged),
-    }
-
-
 def reage(
     rows: DataFrame, *, as_of: dt.date, run_id: str, updated_at: dt.datetime
 ) -> DataFrame:
-    """``rows`` (gold rows) with ``reaged_values`` applied, as the UPDATE leaves them."""
-    values = reaged_values(as_of, run_id, updated_at)
-    return rows.select(
-        *[values[c].alias(c) if c in values else F.col(c) for c in BUSINESS_COLUMNS],
-        *[values[c].alias(c) for c in ("as_of_date", "run_id", "updated_at", "_row_hash")],
+    """Gold rows aged to a later ``as_of`` from their own due date and outstanding.
+
+    Valid only for invoices with no payment, paid-in-full date or issue date after the
+    as-of date the rows were computed for and on or before ``as_of``, and no silver change
+    since: everything but days past due and the bucket is then unchanged.
+    """
+    return (
+        rows.withColumn("days_past_due", days_past_due(F.col("outstanding"), F.col("due_date"), as_of))
+        .withColumn("aging_bucket", aging_bucket(F.col("outstanding"), F.col("days_past_due")))
+        .transform(lambda df: _with_lineage(df, as_of, run_id, updated_at))
     )
 
 

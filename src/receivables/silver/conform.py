@@ -10,7 +10,7 @@ contents: all its copies are quarantined, so a MERGE never sees duplicate keys).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
@@ -53,13 +53,9 @@ class SilverTable:
         return self.entity.key
 
 
-def row_hash(columns: Sequence[str], replace: Mapping[str, Column] | None = None) -> Column:
-    """SHA-256 over the business columns; NULLs are distinguishable from any value.
-
-    ``replace`` hashes an expression in place of a column (the new value an UPDATE sets).
-    """
-    replace = replace or {}
-    return F.sha2(F.to_json(F.struct(*[replace.get(c, F.col(c)).alias(c) for c in columns])), 256)
+def row_hash(columns: Sequence[str]) -> Column:
+    """SHA-256 over the business columns; NULLs are distinguishable from any value."""
+    return F.sha2(F.to_json(F.struct(*[F.col(c) for c in columns])), 256)
 
 
 def record_key(key: Sequence[str]) -> Column:
