@@ -435,6 +435,32 @@ def _silver(ctx: RunContext, name: str) -> DataFrame:
     return io.read(ctx.spark, path)
 
 
+
+def _affected_accounts(
+    ctx: RunContext,
+    marks: dict[tuple[str, str], int],
+    aging: DataFrame,
+    old_rows: DataFrame,
+    reaged: DataFrame | None,
+) -> list[int]:
+    """Accounts whose roll-up may change: those of the recomputed invoices before and
+    after, of the re-aged ones, and accounts changed in silver.
+
+    Collected before gold is written: Spark recomputes a cached read of a Delta table
+    after a write to it, so a DataFrame over the old gold would show the new rows and
+    lose the accounts an invoice moved away from.
+    """
+    parts = [aging.select("account_id"), old_rows.select("account_id")]
+    if reaged is not None:
+        parts.append(reaged.select("account_id"))
+    changed = io.changes(ctx.spark, ctx.path("silver", "accounts"), marks.get(("gold", "silver.accounts"), -1))
+    if changed is not None:
+        parts.append(changed.select("account_id"))
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.unionByName(part)
+    return sorted(r[0] for r in union.filter(F.col("account_id").isNotNull()).distinct().collect())
+
 def _affected_invoices(
     ctx: RunContext, marks: dict, last_as_of: dt.date, scope: Scope
 ) -> DataFrame:
@@ -552,12 +578,11 @@ def update_gold(
     ).persist()
     try:
         recomputed = aging.count()
-        old_accounts = reaged = None
+        reaged = None
         reaged_count = 0
+        account_ids: list[int] = []
         if not full:
             before = io.read(spark, aging_path)
-            old_accounts = before.join(ids, "invoice_id", "left_semi").select("account_id").persist()
-            old_accounts.count()
             if ctx.as_of > last_as_of:
                 # Every other open, past-due invoice ages by the days as-of moved: derived
                 # from its gold row alone, so the night's cost follows what changed.
@@ -566,6 +591,7 @@ def update_gold(
                     as_of=ctx.as_of, run_id=ctx.run_id, updated_at=ctx.started_at,
                 ).persist()
                 reaged_count = reaged.count()
+            account_ids = _affected_accounts(ctx, marks, aging, before.join(ids, "invoice_id", "left_semi"), reaged)
         with faults.during("gold.invoice_aging", aging_path):
             if full:
                 metrics = io.merge_by_hash(
@@ -593,42 +619,30 @@ def update_gold(
         )
 
         current = io.read(spark, aging_path)
+        delete_missing = "true" if full else None
         if full:
             accounts_in_scope = current
         else:
-            affected = aging.select("account_id").unionByName(old_accounts)
-            if reaged is not None:
-                affected = affected.unionByName(reaged.select("account_id"))
-            changed_accounts = io.changes(
-                spark, ctx.path("silver", "accounts"), marks.get(("gold", "silver.accounts"), -1)
-            )
-            if changed_accounts is not None:
-                affected = affected.unionByName(changed_accounts.select("account_id"))
-            affected = affected.distinct().persist()
-            accounts_in_scope = current.join(affected, "account_id", "left_semi")
+            scope_df = spark.createDataFrame([(a,) for a in account_ids], "account_id long")
+            accounts_in_scope = current.join(F.broadcast(scope_df), "account_id", "left_semi")
         rollup = build_account_receivables(
             accounts_in_scope, silver_accounts,
             as_of=ctx.as_of, run_id=ctx.run_id, updated_at=ctx.started_at,
         ).persist()
         rolled = rollup.count()
+        if not full:
+            # Accounts left with no invoice leave gold in the same MERGE (one commit).
+            gone = sorted(set(account_ids) - {r[0] for r in rollup.select("account_id").collect()})
+            if gone:
+                delete_missing = f"t.account_id IN ({', '.join(str(a) for a in gone)})"
         metrics = io.merge_by_hash(
             spark, rollup, accounts_path, ["account_id"],
-            delete_missing="true" if full else None, properties=ctx.props("gold"),
+            delete_missing=delete_missing, properties=ctx.props("gold"),
         )
-        deleted = metrics.deleted
-        if not full:
-            gone = [
-                r[0] for r in affected.join(rollup, "account_id", "left_anti").collect()
-                if r[0] is not None
-            ]
-            if gone:
-                ids_sql = ", ".join(str(int(a)) for a in gone)
-                DeltaTable.forPath(spark, accounts_path).delete(f"account_id IN ({ids_sql})")
-                deleted += len(gone)
         record.count("gold.account_receivables.recomputed", rolled)
         record.count("gold.account_receivables.inserted", metrics.inserted)
         record.count("gold.account_receivables.updated", metrics.updated)
-        record.count("gold.account_receivables.deleted", deleted)
+        record.count("gold.account_receivables.deleted", metrics.deleted)
         record.count(
             "gold.account_receivables.unchanged", rolled - metrics.inserted - metrics.updated
         )

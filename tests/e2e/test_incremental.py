@@ -155,3 +155,36 @@ def test_reprocess_restores_a_range_exactly_as_rebuild_and_touches_nothing_else(
     assert counts["silver.invoices.updated"] == 0
     assert counts.get("silver.invoice_line_items.updated", 0) == 0
     assert_df_equality(_aging(spark, out), _aging(spark, nights["out"]), ignore_row_order=True)
+
+
+def test_account_left_without_invoices_is_deleted_in_the_runs_one_commit(spark, nights, tmp_path):
+    out, data = tmp_path / "moved", tmp_path / "data"
+    shutil.copytree(nights["out"], out)
+    shutil.copytree(nights["data"], data)
+    item = nights["changed_sku"]
+    _write(data / "accounts" / "2024-07-03.csv",
+           ["account_id", "company_name", "company_address", "contact_person", "contact_phone", "gender",
+            "joining_date"],
+           [[77, "Short-Lived, Inc.", "1 Way\nTown, ST 00001", "A B", "+1-000", "Other", "2024-01-01"]])
+    _write(data / "invoices" / "2024-07-03.csv", ["invoice_id", "account_id", "date_issued"],
+           [[7001, 77, "2024-07-01"]])
+    _write(data / "invoice_line_items" / "2024-07-03.csv", ["invoice_id", "item_id", "quantity"],
+           [[7001, item, 1]])
+    _night(data, out, "2024-07-03")
+    assert 77 in {r.account_id for r in gold(spark, out, "account_receivables").collect()}
+
+    # The extract corrects the invoice's account: account 77 has no invoice left.
+    _write(data / "invoices" / "2024-07-04.csv", ["invoice_id", "account_id", "date_issued"],
+           [[7001, 1, "2024-07-01"]])
+    _night(data, out, "2024-07-04")
+    run = last_run(spark, out)
+    accounts = {r.account_id: r for r in gold(spark, out, "account_receivables").collect()}
+    assert 77 not in accounts
+    assert run.counts["gold.account_receivables.deleted"] == 1
+    commits = [
+        c for c in DeltaTable.forPath(spark, str(out / "gold" / "account_receivables")).history().collect()
+        if c.userMetadata and run.run_id in c.userMetadata
+    ]
+    assert len(commits) == 1, [c.operation for c in commits]
+    assert run.table_versions["gold.account_receivables"] == commits[0].version
+    assert 7001 in {r.invoice_id for r in gold(spark, out).filter("account_id = 1").collect()}
