@@ -8,6 +8,7 @@ import json
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import TimestampType
 
 from receivables import io
 from receivables.errors import ReceivablesError
@@ -66,11 +67,43 @@ def read_as_of(
         run_id = last_run_for_date(spark, output_dir, as_of_date)
     if run_id is not None:
         version = version_of_run(spark, output_dir, table, run_id)
+    if version is None and timestamp is not None:
+        version = version_at(spark, output_dir, table, timestamp)
     if version is not None:
         reader = reader.option("versionAsOf", version)
-    elif timestamp is not None:
-        reader = reader.option("timestampAsOf", timestamp)
     return reader.load(path)
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """``YYYY-MM-DD`` (midnight) or ``YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]]``, in UTC unless
+    it carries an offset (``Z``, ``+02:00``); returned time-zone aware."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ReceivablesError(
+            f"timestamp {text!r} is not a date or date-time such as 2024-07-01 or 2024-07-01T18:30:00Z"
+        ) from None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def version_at(spark: SparkSession, output_dir: str, table: str, timestamp: str) -> int:
+    """The version ``table`` was at on ``timestamp``: its last commit at or before it.
+
+    A time after the latest commit gives the latest version (what the table said then);
+    a time before the first commit is an error naming the first commit's time.
+    """
+    when = parse_timestamp(timestamp)
+    commits = DeltaTable.forPath(spark, _path(output_dir, table)).history().select("version", "timestamp")
+    row = commits.filter(F.col("timestamp") <= F.lit(when)).orderBy(F.col("version").desc()).first()
+    if row is None:
+        first = commits.orderBy("version").first()
+        # PySpark hands timestamps back as naive local times; astimezone reads them so.
+        since = (
+            f"; its first readable commit is at {first['timestamp'].astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+            if first is not None else ""
+        )
+        raise ReceivablesError(f"{table} has no version at {when:%Y-%m-%d %H:%M:%S} UTC{since}")
+    return int(row["version"])
 
 
 def table_history(spark: SparkSession, output_dir: str, table: str) -> DataFrame:
@@ -108,6 +141,10 @@ def emit(df: DataFrame, fmt: str, limit: int | None = None) -> None:
     if fmt == "table":
         df.show(limit or 1000, truncate=False)
         return
+    # Timestamps are rendered by Spark in the session time zone (UTC), as ``show`` does;
+    # collected to Python they would turn into the local time of this machine.
+    df = df.select(*[F.col(f.name).cast("string") if isinstance(f.dataType, TimestampType) else F.col(f.name)
+                     for f in df.schema.fields])
     rows = df.collect()
     if fmt == "json":
         for r in rows:

@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     when = p.add_mutually_exclusive_group()
     when.add_argument("--run", dest="run_id_of")
     when.add_argument("--version", type=int)
-    when.add_argument("--timestamp")
+    when.add_argument("--timestamp", help="YYYY-MM-DD[ HH:MM[:SS]], UTC unless it carries an offset: "
+                      "the table's last commit at or before that moment")
     when.add_argument("--as-of-date", type=_date, help="after the last successful run for this as-of date")
     p.add_argument("--where", help="SQL filter, e.g. \"account_id = 7\"")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -143,7 +144,9 @@ def _today(settings: Settings) -> dt.date:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    # Time-zone aware: PySpark stores a naive datetime as the local time of the Python
+    # process, which would shift every recorded time on a machine not set to UTC.
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def _context(args: argparse.Namespace, settings: Settings, command: str, input_dir: str | None):

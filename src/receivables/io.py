@@ -66,7 +66,7 @@ def version(spark: SparkSession, path: str) -> int:
 @dataclass(frozen=True)
 class Commit:
     version: int
-    timestamp: dt.datetime
+    timestamp: dt.datetime  # UTC, time-zone aware
     user_metadata: str | None
     metrics: dict[str, str] = field(default_factory=dict)  # operationMetrics, when known
 
@@ -106,13 +106,14 @@ def last_commit(spark: SparkSession, path: str) -> Commit | None:
         if '"commitInfo"' in line:
             info = json.loads(line).get("commitInfo", {})
             break
-    when = dt.datetime.fromtimestamp(int(info.get("timestamp", 0)) / 1000, dt.UTC).replace(tzinfo=None)
+    when = dt.datetime.fromtimestamp(int(info.get("timestamp", 0)) / 1000, dt.UTC)
     return Commit(latest, when, info.get("userMetadata"), info.get("operationMetrics") or {})
 
 
 def _history_commit(spark: SparkSession, path: str) -> Commit:
     row = DeltaTable.forPath(spark, path).history(1).select("version", "timestamp", "userMetadata").first()
-    return Commit(int(row["version"]), row["timestamp"], row["userMetadata"])
+    # PySpark hands timestamps back as naive local times; astimezone reads them so.
+    return Commit(int(row["version"]), row["timestamp"].astimezone(dt.UTC), row["userMetadata"])
 
 
 def append(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import shutil
+import time
 from decimal import Decimal
 
 import pytest
 from delta.tables import DeltaTable
+from pyspark.sql import functions as F
 
 from receivables import io
 from receivables.audit import read_as_of, table_history
+from receivables.generate import generate
 from tests.e2e.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -78,3 +82,27 @@ def test_report_for_a_past_run_writes_escaped_csv_and_html(spark, nights, tmp_pa
     total = sum(night1_open.values(), Decimal("0.00"))
     assert f'<strong id="total">{total:,}</strong>' in page
     assert "As of <strong>2024-06-30</strong>" in page and page.count("<svg") == 2
+
+
+def test_recorded_times_are_utc_whatever_the_machines_time_zone(spark, tmp_path, monkeypatch):
+    data, out = tmp_path / "data", tmp_path / "out"
+    generate(data, invoices=20, accounts=3, skus=12, seed=3, start=dt.date(2024, 1, 1), days=30)
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30: a shift no rounding hides
+    time.tzset()
+    try:
+        before = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+        assert run_cli("run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", "2024-02-15") == 0
+        after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    # rendered by Spark in the session time zone (UTC), not through Python's local time
+    log = io.read(spark, str(out / "ops" / "run_log")).select(
+        F.date_format("started_at", "yyyy-MM-dd HH:mm:ss").alias("started"),
+        F.date_format("finished_at", "yyyy-MM-dd HH:mm:ss").alias("finished"),
+    ).first()
+    started, finished = (dt.datetime.fromisoformat(log[c]) for c in ("started", "finished"))
+    assert before <= started <= finished <= after
+    stamped = {r[0] for r in io.read(spark, str(out / "gold" / "invoice_aging"))
+               .select(F.date_format("updated_at", "yyyy-MM-dd HH:mm:ss")).distinct().collect()}
+    assert stamped == {log["started"]}

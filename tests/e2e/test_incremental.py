@@ -97,6 +97,22 @@ def test_time_travel_by_run_returns_what_each_night_reported(spark, nights, tmp_
         assert {r.invoice_id: r for r in past} == nights[night], night
 
 
+def test_time_travel_by_timestamp_reads_what_gold_said_at_that_time(spark, nights, capsys):
+    out = str(nights["out"])
+    for night in ("night1", "night2"):
+        # the run log's finish time (read back as naive local time), between this night's
+        # gold commit and the next night's
+        finished = nights[f"{night}_run"].finished_at.astimezone(dt.UTC)
+        past = read_as_of(spark, out, "gold.invoice_aging", timestamp=finished.isoformat()).collect()
+        assert {r.invoice_id: r for r in past} == nights[night], night
+    later = read_as_of(spark, out, "gold.invoice_aging", timestamp="2999-12-31").collect()
+    assert {r.invoice_id: r for r in later} == nights["night3"]
+    assert run_cli("query", "gold.invoice_aging", "--output-dir", out, "--timestamp", "2000-01-01") == 2
+    assert "gold.invoice_aging has no version at 2000-01-01 00:00:00 UTC" in capsys.readouterr().err
+    assert run_cli("query", "gold.invoice_aging", "--output-dir", out, "--timestamp", "last night") == 2
+    assert "timestamp 'last night' is not a date or date-time" in capsys.readouterr().err
+
+
 def test_one_invoice_change_recomputes_it_and_its_account_only(spark, nights, tmp_path):
     out = tmp_path / "one-change"
     shutil.copytree(nights["out"], out)
