@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+ROW_HASH_CHARS = 16  # hex digits of a row hash that are written and compared
 
 
 def table_path(output_dir: str, layer: str, table: str) -> str:
@@ -234,10 +235,17 @@ def _flag_changes(spark: SparkSession, source: DataFrame, path: str, key: Sequen
     )
     return (
         source.join(known, keys, "left")
-        .filter(F.col("_known_hash").isNull() | (F.col("_known_hash") != F.col("_row_hash")))
+        .filter(F.col("_known_hash").isNull() | ~same_hash(F.col("_known_hash"), F.col("_row_hash")))
         .withColumn(_NEW, F.col("_known_hash").isNull())
         .drop("_known_hash")
     )
+
+
+def same_hash(stored: Column, computed: Column) -> Column:
+    """Row hashes equal on their first 16 hex digits: rows written before hashes were cut
+    to 16 digits (``silver.conform.row_hash``) hold all 64, and compare equal to a
+    re-computation of the same content."""
+    return F.substring(stored, 1, ROW_HASH_CHARS) == F.substring(computed, 1, ROW_HASH_CHARS)
 
 
 def changed_rows(spark: SparkSession, source: DataFrame, path: str, key: Sequence[str]) -> DataFrame:
@@ -260,7 +268,9 @@ def _merge(
         DeltaTable.forPath(spark, path)
         .alias("t")
         .merge(source.alias("s"), on)
-        .whenMatchedUpdateAll(condition="t._row_hash <> s._row_hash")
+        .whenMatchedUpdateAll(
+            condition=f"substring(t._row_hash, 1, {ROW_HASH_CHARS}) <> substring(s._row_hash, 1, {ROW_HASH_CHARS})"
+        )
         .whenNotMatchedInsertAll()
     )
     if delete_missing:
