@@ -435,7 +435,6 @@ def _silver(ctx: RunContext, name: str) -> DataFrame:
     return io.read(ctx.spark, path)
 
 
-
 def _affected_accounts(
     ctx: RunContext,
     marks: dict[tuple[str, str], int],
@@ -460,6 +459,7 @@ def _affected_accounts(
     for part in parts[1:]:
         union = union.unionByName(part)
     return sorted(r[0] for r in union.filter(F.col("account_id").isNotNull()).distinct().collect())
+
 
 def _affected_invoices(
     ctx: RunContext, marks: dict, last_as_of: dt.date, scope: Scope
