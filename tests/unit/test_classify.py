@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from receivables.silver import invoices
-from receivables.silver.conform import classify, status_counts, typed
+from receivables.silver.conform import classify, quarantined, status_counts, typed
 
 T1 = dt.datetime(2024, 1, 1, 3, 0)
 T2 = dt.datetime(2024, 1, 2, 3, 0)
@@ -64,3 +64,27 @@ def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark
     assert reasons[3].startswith("malformed row: not 5 fields")
     accepted_3 = classified.filter("invoice_id = 3 AND _status = 'accepted'").first()
     assert accepted_3.account_id == 9
+
+
+def test_quarantined_rows_keep_the_row_as_delivered(spark):
+    rows = [
+        _row("2", "7", "2024-01-01", "a.csv", 1),  # conflict with the next row
+        _row("2", "8", "2024-01-01", "a.csv", 2),  # conflict
+        _row("4", "7", "2024-02-30", "a.csv", 3),  # invalid
+        _row("5", None, None, "a.csv", 4, corrupt="5;x"),  # malformed: invalid
+        _row("6", "7", "2024-01-01", "a.csv", 5),  # accepted
+    ]
+    classified = classify(typed(spark.createDataFrame(rows, SCHEMA), invoices.TABLE), invoices.TABLE)
+    raw = {
+        r._row_number: r.raw_row
+        for r in quarantined(classified, invoices.TABLE, "run-q", T2).collect()
+    }
+    assert raw == {
+        1: '{"invoice_id":"2","account_id":"7","date_issued":"2024-01-01"}',
+        2: '{"invoice_id":"2","account_id":"8","date_issued":"2024-01-01"}',
+        3: '{"invoice_id":"4","account_id":"7","date_issued":"2024-02-30"}',
+        4: '{"invoice_id":"5","_corrupt_record":"5;x"}',
+    }
+    # rows that reach silver do not carry their raw text along (it is in bronze)
+    kept = classified.filter("_status = 'accepted'").select("_raw_row").collect()
+    assert [r._raw_row for r in kept] == [None]

@@ -114,8 +114,13 @@ def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ())
     ok = ok.withColumn("_rank", F.row_number().over(by_key)).withColumn(
         "_winner_hash", F.first("_row_hash").over(by_key)
     )
+    # What leaves here is cached by the caller: the raw row (unique text per row, most of a
+    # cached row's bytes) is kept only for rows bound for quarantine, and ``_problems`` only
+    # feeds the invalid rows' reason.
+    kept = [c for c in with_hash.columns if c not in ("_problems", "_raw_row")]
     ok = ok.select(
-        *with_hash.columns,
+        *kept,
+        F.when(F.col("_conflict"), F.col("_raw_row")).alias("_raw_row"),
         F.when(F.col("_conflict"), "conflict")
         .when(F.col("_rank") == 1, "accepted")
         .when(F.col("_row_hash") == F.col("_winner_hash"), "duplicate")
@@ -131,7 +136,8 @@ def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ())
         ).alias("_reason"),
     )
     bad = with_hash.filter(~valid).select(
-        *with_hash.columns,
+        *kept,
+        "_raw_row",
         F.lit("invalid").alias("_status"),
         F.array_join("_problems", "; ").alias("_reason"),
     )
