@@ -54,7 +54,7 @@ class SilverTable:
         return self.entity.key
 
 
-def row_hash(columns: Sequence[str]) -> Column:
+def row_hash(columns: Sequence[str | Column]) -> Column:
     """The first 64 bits (16 hex digits) of SHA-256 over the business columns; NULLs are
     distinguishable from any value.
 
@@ -64,7 +64,7 @@ def row_hash(columns: Sequence[str]) -> Column:
     comparisons read the first 16 of both sides (``io.same_hash``), and those are exactly
     this value, so older outputs need no migration.
     """
-    digest = F.sha2(F.to_json(F.struct(*[F.col(c) for c in columns])), 256)
+    digest = F.sha2(F.to_json(F.struct(*[F.col(c) if isinstance(c, str) else c for c in columns])), 256)
     return F.substring(digest, 1, io.ROW_HASH_CHARS)
 
 
@@ -100,19 +100,27 @@ def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ())
     key = [*table.key, *partition]
     valid = F.size("_problems") == 0
     with_hash = rows.withColumn("_row_hash", row_hash(business))
-    # Both windows partition by the key alone, so Spark shuffles the batch once. A conflict
-    # is one file giving the key two different contents: among the key's distinct
-    # (file, hash) pairs, more than one from this row's file.
-    per_key = Window.partitionBy(*key)
-    # Non-conflicting rows first, newest first: row 1 is the winner whenever one exists.
-    by_key = per_key.orderBy(F.col("_conflict").asc(), *[F.col(c).desc() for c in ORDER])
-    seen = F.collect_set(F.struct("_file_checksum", "_row_hash")).over(per_key)
+    # One window spec (the key's rows, newest first, whole frame) for every window
+    # function, so Spark shuffles and sorts the batch once. A conflict is one file giving
+    # the key two different contents: among the key's distinct (file, hash) pairs, more
+    # than one from this row's file. The winner is the newest row that is not a conflict.
+    newest_first = (
+        Window.partitionBy(*key)
+        .orderBy(*[F.col(c).desc() for c in ORDER])
+        .rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    )
+    seen = F.collect_set(F.struct("_file_checksum", "_row_hash")).over(newest_first)
     ok = with_hash.filter(valid).withColumn(
         "_conflict",
         F.size(F.filter(seen, lambda x: x["_file_checksum"] == F.col("_file_checksum"))) > 1,
     )
-    ok = ok.withColumn("_rank", F.row_number().over(by_key)).withColumn(
-        "_winner_hash", F.first("_row_hash").over(by_key)
+    winner = F.first(
+        F.when(~F.col("_conflict"), F.struct("_file_checksum", "_row_number", "_row_hash")),
+        ignorenulls=True,
+    ).over(newest_first)
+    ok = ok.withColumn("_winner", winner)
+    is_winner = (F.col("_winner._file_checksum") == F.col("_file_checksum")) & (
+        F.col("_winner._row_number") == F.col("_row_number")
     )
     # What leaves here is cached by the caller: the raw row (unique text per row, most of a
     # cached row's bytes) is kept only for rows bound for quarantine, and ``_problems`` only
@@ -122,8 +130,8 @@ def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ())
         *kept,
         F.when(F.col("_conflict"), F.col("_raw_row")).alias("_raw_row"),
         F.when(F.col("_conflict"), "conflict")
-        .when(F.col("_rank") == 1, "accepted")
-        .when(F.col("_row_hash") == F.col("_winner_hash"), "duplicate")
+        .when(is_winner, "accepted")
+        .when(F.col("_row_hash") == F.col("_winner._row_hash"), "duplicate")
         .otherwise("superseded")
         .alias("_status"),
         F.when(
