@@ -159,8 +159,9 @@ class MergeMetrics:
     """Row counts of one MERGE (all zero when nothing was written)."""
 
     inserted: int = 0
-    updated: int = 0
+    updated: int = 0  # every row rewritten, ``update_unmatched`` rows included
     deleted: int = 0
+    updated_unmatched: int = 0  # rows the source lacks, rewritten by ``update_unmatched``
 
     @property
     def changed(self) -> int:
@@ -177,6 +178,7 @@ def merge_by_hash(
     properties: dict[str, str] | None = None,
     prefilter: bool = True,
     skip_empty: bool = False,
+    update_unmatched: tuple[Column, dict[str, Column]] | None = None,
 ) -> MergeMetrics:
     """Upsert ``source`` into the table at ``path`` by ``key``.
 
@@ -186,7 +188,9 @@ def merge_by_hash(
     the source no longer has are deleted; ``target_filter`` is a literal predicate on the
     target added to the ON clause so Delta can prune files. ``prefilter=False`` skips the
     hash comparison for sources known to hold only changes; ``skip_empty`` then still
-    makes no commit for an empty source.
+    makes no commit for an empty source. ``update_unmatched`` (condition, new column
+    values, on target columns ``t.*``) rewrites target rows the source lacks in the same
+    commit; the MERGE then always runs.
     """
     if not is_table(spark, path):
         # A first build: nothing to match, so a plain append writes the same rows without
@@ -194,6 +198,8 @@ def merge_by_hash(
         append(source, path, properties)
         commit = last_commit(spark, path)
         return MergeMetrics(inserted=int(commit.metrics.get("numOutputRows", 0)) if commit else 0)
+    if update_unmatched is not None:
+        return _merge(spark, source, path, key, delete_missing, target_filter, update_unmatched)
     if (prefilter or skip_empty) and not delete_missing:
         # Only rows that are new or differ reach the MERGE; none at all means no commit,
         # so an identical re-run leaves the table's history untouched. When every row is
@@ -260,6 +266,7 @@ def _merge(
     key: Sequence[str],
     delete_missing: str | None,
     target_filter: str | None,
+    update_unmatched: tuple[Column, dict[str, Column]] | None = None,
 ) -> MergeMetrics:
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     if target_filter:
@@ -273,16 +280,23 @@ def _merge(
         )
         .whenNotMatchedInsertAll()
     )
+    if update_unmatched is not None:
+        merge = merge.whenNotMatchedBySourceUpdate(condition=update_unmatched[0], set=update_unmatched[1])
     if delete_missing:
         merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing)
     result = merge.execute()
     row = result.first() if result is not None else None
     if row is None:
         return MergeMetrics()
+    unmatched = 0
+    if update_unmatched is not None:
+        commit = last_commit(spark, path)
+        unmatched = int(commit.metrics.get("numTargetRowsNotMatchedBySourceUpdated", 0)) if commit else 0
     return MergeMetrics(
         inserted=int(row["num_inserted_rows"]),
         updated=int(row["num_updated_rows"]),
         deleted=int(row["num_deleted_rows"]),
+        updated_unmatched=unmatched,
     )
 
 

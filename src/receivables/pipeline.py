@@ -25,7 +25,7 @@ from receivables.entities import BY_NAME, ENTITIES, INVOICES, SKUS
 from receivables.errors import ReceivablesError
 from receivables.gold import account_receivables_history as history
 from receivables.gold.account_receivables import build_account_receivables
-from receivables.gold.invoice_aging import ages_with, build_invoice_aging, reage
+from receivables.gold.invoice_aging import ages_with, build_invoice_aging, reaged_columns
 from receivables.ops import conservation, controls, faults, recovery, watermarks
 from receivables.ops.lock import run_lock
 from receivables.ops.run_log import RunRecord
@@ -440,18 +440,18 @@ def _affected_accounts(
     marks: dict[tuple[str, str], int],
     aging: DataFrame,
     old_rows: DataFrame,
-    reaged: DataFrame | None,
+    moving: DataFrame | None,
 ) -> list[int]:
     """Accounts whose roll-up may change: those of the recomputed invoices before and
-    after, of the re-aged ones, and accounts changed in silver.
+    after, of the ones that age, and accounts changed in silver.
 
     Collected before gold is written: Spark recomputes a cached read of a Delta table
     after a write to it, so a DataFrame over the old gold would show the new rows and
     lose the accounts an invoice moved away from.
     """
     parts = [aging.select("account_id"), old_rows.select("account_id")]
-    if reaged is not None:
-        parts.append(reaged.select("account_id"))
+    if moving is not None:
+        parts.append(moving.select("account_id"))
     changed = io.changes(ctx.spark, ctx.path("silver", "accounts"), marks.get(("gold", "silver.accounts"), -1))
     if changed is not None:
         parts.append(changed.select("account_id"))
@@ -578,20 +578,20 @@ def update_gold(
     ).persist()
     try:
         recomputed = aging.count()
-        reaged = None
-        reaged_count = 0
+        reaging = None
         account_ids: list[int] = []
         if not full:
             before = io.read(spark, aging_path)
-            if ctx.as_of > last_as_of:
-                # Every other open, past-due invoice ages by the days as-of moved: derived
-                # from its gold row alone, so the night's cost follows what changed.
-                reaged = reage(
-                    before.filter(ages_with(ctx.as_of)).join(ids, "invoice_id", "left_anti"),
-                    as_of=ctx.as_of, run_id=ctx.run_id, updated_at=ctx.started_at,
-                ).persist()
-                reaged_count = reaged.count()
-            account_ids = _affected_accounts(ctx, marks, aging, before.join(ids, "invoice_id", "left_semi"), reaged)
+            moving = before.filter(ages_with(ctx.as_of)) if ctx.as_of > last_as_of else None
+            account_ids = _affected_accounts(ctx, marks, aging, before.join(ids, "invoice_id", "left_semi"), moving)
+            if moving is not None and moving.limit(1).count():
+                # Every other open, past-due invoice ages by the days as-of moved, set in
+                # the MERGE from its gold row alone: no re-aged rows are built, and the
+                # invoices nothing touched cost one rewrite of gold, not a recompute.
+                reaging = (
+                    ages_with(ctx.as_of, "t"),
+                    reaged_columns(as_of=ctx.as_of, run_id=ctx.run_id, updated_at=ctx.started_at, alias="t"),
+                )
         with faults.during("gold.invoice_aging", aging_path):
             if full:
                 metrics = io.merge_by_hash(
@@ -599,15 +599,15 @@ def update_gold(
                     properties=ctx.props("gold"),
                 )
             else:
-                # Recomputed rows reach the MERGE only when they differ; re-aged rows
-                # always differ (their days past due moved).
-                source = io.changed_rows(spark, aging, aging_path, ["invoice_id"])
-                if reaged is not None:
-                    source = source.unionByName(reaged)
+                # Recomputed rows reach the MERGE only when they differ. An aging invoice
+                # the run recomputed always differs (its days past due moved), so the
+                # rows re-aged in place are exactly the moving ones the run did not touch.
                 metrics = io.merge_by_hash(
-                    spark, source, aging_path, ["invoice_id"], properties=ctx.props("gold"),
-                    prefilter=False, skip_empty=True,
+                    spark, io.changed_rows(spark, aging, aging_path, ["invoice_id"]), aging_path,
+                    ["invoice_id"], properties=ctx.props("gold"), prefilter=False, skip_empty=True,
+                    update_unmatched=reaging,
                 )
+        reaged_count = metrics.updated_unmatched
         record.count("gold.invoice_aging.recomputed", recomputed)
         record.count("gold.invoice_aging.reaged", reaged_count)
         record.count("gold.invoice_aging.inserted", metrics.inserted)

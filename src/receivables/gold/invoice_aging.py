@@ -12,10 +12,11 @@ before its invoice was issued counts, and ``early_payments`` flags how many ther
 ``as_of_date``, ``run_id`` and ``updated_at`` tell which run last changed the row: a row
 whose values do not change is not rewritten (paid invoices do not age).
 
-A night whose as-of date moves re-ages open invoices that nothing else touched with
-``reage``: their days past due follow from the gold row alone (due date and outstanding
-do not depend on as-of unless a payment or an issue date falls between the two dates,
-and the caller recomputes those invoices in full).
+A night whose as-of date moves re-ages open invoices that nothing else touched from
+their gold row alone: due date and outstanding do not depend on as-of unless a payment
+or an issue date falls between the two dates, and the caller recomputes those invoices
+in full. The gold MERGE sets ``reaged_columns`` on those rows; ``reage`` is the same
+rule over a DataFrame.
 """
 
 from __future__ import annotations
@@ -152,9 +153,32 @@ def with_aging(invoices: DataFrame, as_of: dt.date) -> DataFrame:
     )
 
 
-def ages_with(as_of: dt.date) -> Column:
-    """Gold rows whose days past due move when the as-of date moves on to ``as_of``."""
-    return (F.col("outstanding") > 0) & (F.col("due_date") < F.lit(as_of))
+def _column(alias: str | None):
+    return (lambda c: F.col(f"{alias}.{c}")) if alias else F.col
+
+
+def ages_with(as_of: dt.date, alias: str | None = None) -> Column:
+    """Gold rows whose days past due move when the as-of date moves on to ``as_of``
+    (``alias`` qualifies the columns, e.g. ``"t"`` for a MERGE target)."""
+    col = _column(alias)
+    return (col("outstanding") > 0) & (col("due_date") < F.lit(as_of))
+
+
+def reaged_columns(
+    *, as_of: dt.date, run_id: str, updated_at: dt.datetime, alias: str | None = None
+) -> dict[str, Column]:
+    """The columns re-aging sets on a gold row, each computed from the row as stored:
+    days past due, bucket, lineage and the row hash over the new values."""
+    col = _column(alias)
+    days = days_past_due(col("outstanding"), col("due_date"), as_of)
+    moved = {"days_past_due": days, "aging_bucket": aging_bucket(col("outstanding"), days)}
+    return {
+        **moved,
+        "as_of_date": F.lit(as_of).cast(DateType()),
+        "run_id": F.lit(run_id),
+        "updated_at": F.lit(updated_at).cast(TimestampType()),
+        "_row_hash": row_hash([moved.get(c, col(c)).alias(c) for c in BUSINESS_COLUMNS]),
+    }
 
 
 def with_completeness(invoices: DataFrame) -> DataFrame:
@@ -168,6 +192,9 @@ def with_completeness(invoices: DataFrame) -> DataFrame:
     return invoices.withColumn(
         "missing_inputs", F.when(missing == "", F.lit(None)).otherwise(missing)
     ).withColumn("is_complete", F.col("missing_inputs").isNull())
+
+
+COLUMNS = [*BUSINESS_COLUMNS, "as_of_date", "run_id", "updated_at", "_row_hash"]
 
 
 def _with_lineage(rows: DataFrame, as_of: dt.date, run_id: str, updated_at: dt.datetime) -> DataFrame:
@@ -189,11 +216,8 @@ def reage(
     as-of date the rows were computed for and on or before ``as_of``, and no silver change
     since: everything but days past due and the bucket is then unchanged.
     """
-    return (
-        rows.withColumn("days_past_due", days_past_due(F.col("outstanding"), F.col("due_date"), as_of))
-        .withColumn("aging_bucket", aging_bucket(F.col("outstanding"), F.col("days_past_due")))
-        .transform(lambda df: _with_lineage(df, as_of, run_id, updated_at))
-    )
+    columns = reaged_columns(as_of=as_of, run_id=run_id, updated_at=updated_at)
+    return rows.select(*[columns.get(c, F.col(c)).alias(c) for c in COLUMNS])
 
 
 def build_invoice_aging(
