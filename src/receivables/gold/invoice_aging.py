@@ -22,6 +22,7 @@ rule over a DataFrame.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -153,7 +154,7 @@ def with_aging(invoices: DataFrame, as_of: dt.date) -> DataFrame:
     )
 
 
-def _column(alias: str | None):
+def _column(alias: str | None) -> Callable[[str], Column]:
     return (lambda c: F.col(f"{alias}.{c}")) if alias else F.col
 
 
