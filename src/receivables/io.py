@@ -275,9 +275,7 @@ def _merge(
         DeltaTable.forPath(spark, path)
         .alias("t")
         .merge(source.alias("s"), on)
-        .whenMatchedUpdateAll(
-            condition=f"substring(t._row_hash, 1, {ROW_HASH_CHARS}) <> substring(s._row_hash, 1, {ROW_HASH_CHARS})"
-        )
+        .whenMatchedUpdateAll(condition=~same_hash(F.col("t._row_hash"), F.col("s._row_hash")))
         .whenNotMatchedInsertAll()
     )
     if update_unmatched is not None:
