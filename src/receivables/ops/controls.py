@@ -13,7 +13,6 @@ from pyspark.sql import functions as F
 
 from receivables import io
 from receivables.errors import ConservationError
-from receivables.silver.parse import MONEY
 
 if TYPE_CHECKING:
     from receivables.ops.run_log import RunRecord
@@ -21,24 +20,27 @@ if TYPE_CHECKING:
 
 
 def _silver_totals(ctx: RunContext) -> tuple[Decimal, Decimal]:
-    """Σ invoice totals and Σ payments counted by as_of, straight from silver."""
+    """Σ invoice totals and Σ payments counted by as_of, straight from silver.
+
+    An invoice's total is Σ quantity × price over its lines, every product exact to the
+    cent, so Σ of the totals is Σ of the line amounts: one aggregation over the priced
+    lines, with no per-invoice grouping.
+    """
     spark, as_of = ctx.spark, F.lit(ctx.as_of)
     inv = io.read(spark, ctx.path("silver", "invoices")).filter(F.col("date_issued") <= as_of)
-    lines = io.read(spark, ctx.path("silver", "invoice_line_items"))
-    prices = io.read(spark, ctx.path("silver", "skus"))
-    amounts = (
-        lines.join(inv.select("invoice_id", "date_issued"), "invoice_id")
-        .join(prices, "item_id")
+    lines = io.read(spark, ctx.path("silver", "invoice_line_items")).select("invoice_id", "item_id", "quantity")
+    prices = io.read(spark, ctx.path("silver", "skus")).select(
+        "item_id", "valid_from", "valid_to", "item_retail_price"
+    )
+    amount = F.col("quantity") * F.col("item_retail_price")
+    row = (
+        lines.join(inv.select("invoice_id", "date_issued", (F.col("paid_in_full_date") <= as_of).alias("_in_full")),
+                   "invoice_id")
+        .join(F.broadcast(prices), "item_id")
         .where("valid_from <= date_issued AND (valid_to IS NULL OR date_issued < valid_to)")
-        .groupBy("invoice_id")
-        .agg(F.sum(F.col("quantity") * F.col("item_retail_price")).cast(MONEY).alias("total"))
+        .agg(F.sum(amount).alias("t"), F.sum(F.when(F.col("_in_full"), amount)).alias("f"))
+        .first()
     )
-    per_invoice = inv.join(amounts, "invoice_id", "left").select(
-        F.coalesce("total", F.lit(0).cast(MONEY)).alias("total"),
-        F.when(F.col("paid_in_full_date") <= as_of, F.coalesce("total", F.lit(0).cast(MONEY)))
-        .otherwise(F.lit(0).cast(MONEY)).alias("in_full"),
-    )
-    row = per_invoice.agg(F.sum("total").alias("t"), F.sum("in_full").alias("f")).first()
     pays = (
         io.read(spark, ctx.path("silver", "payments"))
         .filter(F.col("payment_date") <= as_of)
@@ -46,8 +48,11 @@ def _silver_totals(ctx: RunContext) -> tuple[Decimal, Decimal]:
         .agg(F.sum("amount"))
         .first()[0]
     )
-    zero = Decimal("0.00")
-    return (row["t"] or zero), (row["f"] or zero) + (pays or zero)
+
+    def money(value: Decimal | None) -> Decimal:
+        return Decimal(value or 0).quantize(Decimal("0.01"))
+
+    return money(row["t"]), money(row["f"]) + money(pays)
 
 
 RECONCILED = ("silver.invoices", "silver.invoice_line_items", "silver.skus", "silver.payments",
