@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import DateType, IntegerType, LongType, StructType
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 ROW_HASH_CHARS = 16  # hex digits of a row hash that are written and compared
@@ -233,10 +233,15 @@ def _flag_changes(spark: SparkSession, source: DataFrame, path: str, key: Sequen
 
     The target is first cut down to the source's keys (a broadcast semi-join when the
     source is small, as a night's batch is), so the target is scanned once, not shuffled.
+    Before that, the source's range of the first key column becomes a literal predicate
+    on the target (``key_range``), so Delta skips files outside it by their min/max
+    statistics: a night's new invoices, lines and payments carry ids above every stored
+    one, and their check reads no stored file.
     """
     keys = list(key)
     known = (
-        read(spark, path).select(*keys, F.col("_row_hash").alias("_known_hash"))
+        key_range(read(spark, path), source, keys[0])
+        .select(*keys, F.col("_row_hash").alias("_known_hash"))
         .join(source.select(*keys), keys, "left_semi")
     )
     return (
@@ -245,6 +250,22 @@ def _flag_changes(spark: SparkSession, source: DataFrame, path: str, key: Sequen
         .withColumn(_NEW, F.col("_known_hash").isNull())
         .drop("_known_hash")
     )
+
+
+RANGED_TYPES = (IntegerType, LongType, DateType)
+
+
+def key_range(target: DataFrame, source: DataFrame, column: str) -> DataFrame:
+    """``target`` limited to the [min, max] of ``source[column]``, as literals Delta can
+    skip files with. Only for integer and date keys (one small aggregation of the
+    source); other types, or an empty source, leave the target as it is."""
+    kind = source.schema[column].dataType
+    if not isinstance(kind, RANGED_TYPES):
+        return target
+    low, high = source.agg(F.min(column), F.max(column)).first()
+    if low is None:
+        return target
+    return target.filter(F.col(column).between(F.lit(low).cast(kind), F.lit(high).cast(kind)))
 
 
 def same_hash(stored: Column, computed: Column) -> Column:
