@@ -17,6 +17,13 @@ def run_cli(*args: str) -> int:
     return main([*args, "--conf", TEST_CONF])
 
 
+def write_files(folder: Path, files: dict[str, str]) -> None:
+    """Write extracts given as {file name: text}, exactly as written (no newline translation)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8", newline="")
+
+
 def last_run(spark, output: Path):
     return (
         io.read(spark, str(output / "ops" / "run_log"))

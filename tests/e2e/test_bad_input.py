@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from receivables import io
 from receivables.pipeline import CATALOG
-from tests.e2e.conftest import gold, last_run, run_cli
+from tests.e2e.conftest import gold, last_run, run_cli, write_files
 
 pytestmark = pytest.mark.e2e
 
@@ -99,17 +99,11 @@ QUARANTINED = [
 ]
 
 
-def _write_inputs(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in FILES.items():
-        (folder / name).write_text(text, encoding="utf-8", newline="")
-
-
 @pytest.fixture(scope="module")
 def catalogue(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("bad_input")
     data, out = base / "data", base / "output"
-    _write_inputs(data)
+    write_files(data, FILES)
     printed = io_.StringIO()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         code = run_cli("run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", AS_OF)

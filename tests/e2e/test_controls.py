@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from tests.e2e.conftest import last_run, run_cli
+from tests.e2e.conftest import last_run, run_cli, write_files
 
 pytestmark = pytest.mark.e2e
 
@@ -48,17 +47,11 @@ FILES = {
 }
 
 
-def _write(folder: Path, files: dict[str, str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8", newline="")
-
-
 @pytest.fixture(scope="module")
 def reconciled(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("controls")
     data, out = base / "data", base / "output"
-    _write(data, FILES)
+    write_files(data, FILES)
     assert run_cli("run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", AS_OF) == 0
     first = last_run(spark, out)
     assert run_cli("run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", LATER) == 0
