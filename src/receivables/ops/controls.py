@@ -48,11 +48,8 @@ def _silver_totals(ctx: RunContext) -> tuple[Decimal, Decimal]:
         .agg(F.sum("amount"))
         .first()[0]
     )
-
-    def money(value: Decimal | None) -> Decimal:
-        return Decimal(value or 0).quantize(Decimal("0.01"))
-
-    return money(row["t"]), money(row["f"]) + money(pays)
+    zero = Decimal("0.00")  # the sums are decimals with two places, as every amount is
+    return (row["t"] or zero), (row["f"] or zero) + (pays or zero)
 
 
 RECONCILED = ("silver.invoices", "silver.invoice_line_items", "silver.skus", "silver.payments",
