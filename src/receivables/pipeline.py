@@ -290,16 +290,26 @@ def _cdf() -> dict[str, str]:
 # --------------------------------------------------------------------------- silver
 
 
-def _bronze_batch(ctx: RunContext, entity: str, marks: dict, scope: Scope) -> tuple[DataFrame | None, int]:
+@dataclass(frozen=True)
+class BronzeBatch:
+    """The bronze rows a silver update reads, and the bronze version they end at."""
+
+    rows: DataFrame | None
+    version: int
+    whole: bool  # all of bronze (a first build or a full rebuild): classified split
+
+
+def _bronze_batch(ctx: RunContext, entity: str, marks: dict, scope: Scope) -> BronzeBatch:
     path = ctx.path("bronze", entity)
     latest = io.version(ctx.spark, path)
     if scope.full or scope.ranged:
-        return io.read(ctx.spark, path), latest
+        return BronzeBatch(io.read(ctx.spark, path), latest, whole=scope.full)
     after = marks.get((f"silver.{entity}", f"bronze.{entity}"), -1)
     feed = io.changes(ctx.spark, path, after)
     if feed is None:
-        return None, latest
-    return feed.filter(F.col("_change_type") == "insert").drop(*CDF_META), latest
+        return BronzeBatch(None, latest, whole=False)
+    rows = feed.filter(F.col("_change_type") == "insert").drop(*CDF_META)
+    return BronzeBatch(rows, latest, whole=after < 0)
 
 
 def update_silver(
@@ -313,15 +323,15 @@ def update_silver(
     moved: dict[tuple[str, str], int] = {}
     for entity in ENTITIES:
         name = entity.name
-        batch, bronze_version = _bronze_batch(ctx, name, marks, scope)
-        if batch is None:
+        batch = _bronze_batch(ctx, name, marks, scope)
+        if batch.rows is None:
             continue
         if name == SKUS.name:
-            _silver_skus(ctx, record, batch, scope)
+            _silver_skus(ctx, record, batch.rows, scope)
         else:
-            _silver_entity(ctx, record, SILVER_TABLES[name], batch, scope)
-        if marks.get((f"silver.{name}", f"bronze.{name}")) != bronze_version:
-            moved[(f"silver.{name}", f"bronze.{name}")] = bronze_version
+            _silver_entity(ctx, record, SILVER_TABLES[name], batch.rows, scope, split=batch.whole)
+        if marks.get((f"silver.{name}", f"bronze.{name}")) != batch.version:
+            moved[(f"silver.{name}", f"bronze.{name}")] = batch.version
     return moved
 
 
@@ -359,8 +369,11 @@ def _ranged_invoice_ids(ctx: RunContext, scope: Scope) -> DataFrame:
 
 
 def _silver_entity(
-    ctx: RunContext, record: RunRecord, table: SilverTable, batch: DataFrame, scope: Scope
+    ctx: RunContext, record: RunRecord, table: SilverTable, batch: DataFrame, scope: Scope,
+    split: bool = False,
 ) -> None:
+    """Classify one entity's batch, check conservation, quarantine, MERGE. ``split``
+    classifies keys delivered once without the window (big batches: see ``classify``)."""
     name = table.entity.name
     rows = typed(batch, table)
     delete_missing = "true" if scope.full else None
@@ -374,7 +387,7 @@ def _silver_entity(
                 )
         else:
             return  # reference data is not invoice-dated: nightly MERGEs keep it current
-    classified = classify(rows, table).persist()
+    classified = classify(rows, table, split_repeated=split).persist()
     try:
         counts = conservation.check_batch(record, table.entity, rows, classified)
         _record_statuses(record, name, counts)

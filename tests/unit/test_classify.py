@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from receivables.silver import invoices
-from receivables.silver.conform import classify, quarantined, status_counts, typed
+import pytest
+
+from receivables.silver import conform, invoices
+from receivables.silver.conform import classify, quarantined, repeated_keys, status_counts, typed
 
 T1 = dt.datetime(2024, 1, 1, 3, 0)
 T2 = dt.datetime(2024, 1, 2, 3, 0)
@@ -20,7 +22,13 @@ def _row(inv, acct, issued, file, row, at=T1, corrupt=None):
     return (inv, acct, issued, None, None, corrupt, file, f"sum-{file}", row, "r", at.date(), at)
 
 
-def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark):
+# split_repeated (big batches) classifies keys delivered once without the window; the
+# statuses must be the same either way.
+SPLIT = pytest.mark.parametrize("split", [False, True], ids=["window", "split"])
+
+
+@SPLIT
+def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark, split):
     rows = [
         _row("1", "7", "2024-01-01", "a.csv", 1),  # identical earlier copy: duplicate
         _row("1", "7", "2024-01-01", "a.csv", 2),  # the last copy in the file wins
@@ -37,9 +45,15 @@ def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark
         _row("7", "7", "2024-01-01", "a.csv", 7),  # conflict
         _row("7", "8", "2024-01-01", "a.csv", 8),  # conflict
         _row("7", "9", "2024-01-01", "b.csv", 5, at=T2),  # accepted
+        # a key whose other copy is invalid: the valid one is accepted
+        _row("8", "7", "2024-01-01", "a.csv", 9),  # accepted
+        _row("8", "7", "2024-13-01", "b.csv", 6, at=T2),  # invalid
+        # no key at all, twice: both invalid
+        _row(None, "7", "2024-01-01", "a.csv", 10),
+        _row(" ", "7", "2024-01-01", "b.csv", 7, at=T2),
     ]
     bronze = spark.createDataFrame(rows, SCHEMA)
-    classified = classify(typed(bronze, invoices.TABLE), invoices.TABLE)
+    classified = classify(typed(bronze, invoices.TABLE), invoices.TABLE, split_repeated=split)
     got = {(r._source_file, r._row_number): r._status for r in classified.collect()}
     assert got == {
         ("a.csv", 1): "duplicate",
@@ -55,9 +69,13 @@ def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark
         ("a.csv", 7): "conflict",
         ("a.csv", 8): "conflict",
         ("b.csv", 5): "accepted",
+        ("a.csv", 9): "accepted",
+        ("b.csv", 6): "invalid",
+        ("a.csv", 10): "invalid",
+        ("b.csv", 7): "invalid",
     }
     assert status_counts(classified) == {
-        "accepted": 4, "duplicate": 1, "superseded": 2, "invalid": 2, "conflict": 4
+        "accepted": 5, "duplicate": 1, "superseded": 2, "invalid": 5, "conflict": 4
     }
     reasons = {r._row_number: r._reason for r in classified.filter("_source_file = 'b.csv'").collect()}
     assert reasons[2] == "date_issued '2024-02-30' is not a real date written YYYY-MM-DD"
@@ -66,7 +84,8 @@ def test_statuses_cover_duplicates_conflicts_supersession_and_invalid_rows(spark
     assert accepted_3.account_id == 9
 
 
-def test_quarantined_rows_keep_the_row_as_delivered(spark):
+@SPLIT
+def test_quarantined_rows_keep_the_row_as_delivered(spark, split):
     rows = [
         _row("2", "7", "2024-01-01", "a.csv", 1),  # conflict with the next row
         _row("2", "8", "2024-01-01", "a.csv", 2),  # conflict
@@ -74,7 +93,9 @@ def test_quarantined_rows_keep_the_row_as_delivered(spark):
         _row("5", None, None, "a.csv", 4, corrupt="5;x"),  # malformed: invalid
         _row("6", "7", "2024-01-01", "a.csv", 5),  # accepted
     ]
-    classified = classify(typed(spark.createDataFrame(rows, SCHEMA), invoices.TABLE), invoices.TABLE)
+    classified = classify(
+        typed(spark.createDataFrame(rows, SCHEMA), invoices.TABLE), invoices.TABLE, split_repeated=split
+    )
     raw = {
         r._row_number: r.raw_row
         for r in quarantined(classified, invoices.TABLE, "run-q", T2).collect()
@@ -88,3 +109,45 @@ def test_quarantined_rows_keep_the_row_as_delivered(spark):
     # rows that reach silver do not carry their raw text along (it is in bronze)
     kept = classified.filter("_status = 'accepted'").select("_raw_row").collect()
     assert [r._raw_row for r in kept] == [None]
+
+
+def test_a_batch_whose_keys_are_all_delivered_once_is_accepted_without_the_window(spark):
+    rows = [
+        _row("1", "7", "2024-01-01", "a.csv", 1),
+        _row("2", "7", "2024-01-01", "a.csv", 2),
+        _row("3", "7", "2024-02-30", "a.csv", 3),  # invalid
+    ]
+    classified = classify(
+        typed(spark.createDataFrame(rows, SCHEMA), invoices.TABLE), invoices.TABLE, split_repeated=True
+    )
+    assert {r._row_number: r._status for r in classified.collect()} == {
+        1: "accepted", 2: "accepted", 3: "invalid"
+    }
+    # no shuffle at all: the plan has no window and no exchange
+    plan = classified._jdf.queryExecution().executedPlan().toString()
+    assert "Window" not in plan and "Exchange" not in plan
+
+
+def test_repeated_keys_are_found_up_to_a_limit(spark, monkeypatch):
+    rows = [
+        _row("1", "7", "2024-01-01", "a.csv", 1),
+        _row("1", "7", "2024-01-01", "a.csv", 2),
+        _row("2", "7", "2024-01-01", "a.csv", 3),
+        _row("3", "7", "2024-01-01", "a.csv", 4),
+        _row("3", "8", "2024-01-01", "b.csv", 1, at=T2),
+        _row("3", "9", "2024-01-01", "b.csv", 2, at=T2),
+        _row(None, "7", "2024-01-01", "b.csv", 3, at=T2),
+        _row("x", "7", "2024-01-01", "b.csv", 4, at=T2),  # no whole-number id: NULL key too
+    ]
+    typed_rows = typed(spark.createDataFrame(rows, SCHEMA), invoices.TABLE)
+    assert sorted(repeated_keys(typed_rows, ["invoice_id"], 10), key=str) == [(1,), (3,), (None,)]
+    assert len(repeated_keys(typed_rows, ["invoice_id"], 3) or []) == 3  # exactly at the limit
+    assert repeated_keys(typed_rows, ["invoice_id"], 2) is None
+    # past the limit the whole batch takes the window, with the same statuses
+    monkeypatch.setattr(conform, "REPEATED_KEYS_LIMIT", 2)
+    windowed = classify(typed_rows, invoices.TABLE, split_repeated=True)
+    assert "Window" in windowed._jdf.queryExecution().executedPlan().toString()
+    assert {r._row_number: r._status for r in windowed.filter("_source_file = 'a.csv'").collect()} == {
+        # key 3's newer copies conflict within b.csv, so a.csv's older copy wins
+        1: "duplicate", 2: "accepted", 3: "accepted", 4: "accepted"
+    }

@@ -91,15 +91,83 @@ def typed(bronze: DataFrame, table: SilverTable) -> DataFrame:
     )
 
 
-def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ()) -> DataFrame:
+REPEATED_KEYS_LIMIT = 100_000  # repeated keys a split batch broadcasts; past it, one window
+
+
+def classify(
+    rows: DataFrame, table: SilverTable, partition: Sequence[str] = (), *, split_repeated: bool = False
+) -> DataFrame:
     """Give each typed row a ``_status`` and a ``_reason`` (for quarantined rows).
 
     ``partition`` extends the key for de-duplication (SKUs de-duplicate per as-of date).
+
+    ``split_repeated`` is for big batches (a first build or a full rebuild reads all of
+    bronze). One pass over the keys finds those the batch holds more than once; only their
+    rows go through the window, and a key delivered once is accepted (or invalid) where it
+    is read, without shuffling and sorting the batch. The statuses are the same either
+    way. Past ``REPEATED_KEYS_LIMIT`` repeated keys (they are broadcast) the whole batch
+    takes the window.
     """
     business = list(table.parsers().keys())
     key = [*table.key, *partition]
-    valid = F.size("_problems") == 0
     with_hash = rows.withColumn("_row_hash", row_hash(business))
+    if split_repeated:
+        found = repeated_keys(rows, key, REPEATED_KEYS_LIMIT)
+        if found == []:
+            return _classify_once(with_hash)
+        if found is not None:
+            schema = StructType(
+                [StructField(f"_repeated_{i}", rows.schema[k].dataType, True) for i, k in enumerate(key)]
+            )
+            repeated = F.broadcast(rows.sparkSession.createDataFrame(found, schema))
+            once = with_hash.join(repeated, _same_key(key), "left_anti")
+            again = with_hash.join(repeated, _same_key(key), "left_semi")
+            return _classify_once(once).unionByName(_classify_window(again, table, key))
+    return _classify_window(with_hash, table, key)
+
+
+def repeated_keys(rows: DataFrame, key: Sequence[str], limit: int) -> list[tuple] | None:
+    """The keys ``rows`` holds more than once (a NULL key too), one tuple each; None when
+    there are more than ``limit``."""
+    found = (
+        rows.groupBy(*key).agg(F.count(F.lit(1)).alias("_n"))
+        .filter(F.col("_n") > 1).select(*key).limit(limit + 1).collect()
+    )
+    return None if len(found) > limit else [tuple(r) for r in found]
+
+
+def _same_key(key: Sequence[str]) -> Column:
+    on = [F.col(k).eqNullSafe(F.col(f"_repeated_{i}")) for i, k in enumerate(key)]
+    condition = on[0]
+    for part in on[1:]:
+        condition = condition & part
+    return condition
+
+
+def _valid() -> Column:
+    return F.size("_problems") == 0
+
+
+def _kept(rows: DataFrame) -> list[str]:
+    # What leaves classification is cached by the caller: the raw row (unique text per row,
+    # most of a cached row's bytes) is kept only for rows bound for quarantine, and
+    # ``_problems`` only feeds the invalid rows' reason.
+    return [c for c in rows.columns if c not in ("_problems", "_raw_row")]
+
+
+def _classify_once(rows: DataFrame) -> DataFrame:
+    """Rows of keys the batch holds once: accepted when valid, else invalid."""
+    valid = _valid()
+    return rows.select(
+        *_kept(rows),
+        F.when(~valid, F.col("_raw_row")).alias("_raw_row"),
+        F.when(valid, "accepted").otherwise("invalid").alias("_status"),
+        F.when(~valid, F.array_join("_problems", "; ")).alias("_reason"),
+    )
+
+
+def _classify_window(with_hash: DataFrame, table: SilverTable, key: Sequence[str]) -> DataFrame:
+    valid = _valid()
     # One window spec (the key's rows, newest first, whole frame) for every window
     # function, so Spark shuffles and sorts the batch once. A conflict is one file giving
     # the key two different contents: among the key's distinct (file, hash) pairs, more
@@ -122,10 +190,7 @@ def classify(rows: DataFrame, table: SilverTable, partition: Sequence[str] = ())
     is_winner = (F.col("_winner._file_checksum") == F.col("_file_checksum")) & (
         F.col("_winner._row_number") == F.col("_row_number")
     )
-    # What leaves here is cached by the caller: the raw row (unique text per row, most of a
-    # cached row's bytes) is kept only for rows bound for quarantine, and ``_problems`` only
-    # feeds the invalid rows' reason.
-    kept = [c for c in with_hash.columns if c not in ("_problems", "_raw_row")]
+    kept = _kept(with_hash)
     ok = ok.select(
         *kept,
         F.when(F.col("_conflict"), F.col("_raw_row")).alias("_raw_row"),
