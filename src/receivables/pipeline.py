@@ -581,6 +581,11 @@ def update_gold(
     else:
         assert last_as_of is not None
         ids = _affected_invoices(ctx, marks, last_as_of, scope).persist()
+        # Materialised before the joins below are planned, the cached ids have a known
+        # size, so Spark broadcasts them (a night's few thousand) instead of shuffling all
+        # of silver line items, invoices and payments to meet them; a change touching
+        # millions of invoices still gets a sort-merge join.
+        ids.count()
         scoped_invoices = silver_invoices.join(ids, "invoice_id", "left_semi")
         scoped_lines = line_items.join(ids, "invoice_id", "left_semi")
         scoped_pays = pays.join(ids, "invoice_id", "left_semi")
