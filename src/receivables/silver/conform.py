@@ -110,20 +110,24 @@ def classify(
     """
     business = list(table.parsers().keys())
     key = [*table.key, *partition]
-    with_hash = rows.withColumn("_row_hash", row_hash(business))
+
+    def hashed(part: DataFrame) -> DataFrame:
+        return part.withColumn("_row_hash", row_hash(business))
+
     if split_repeated:
         found = repeated_keys(rows, key, REPEATED_KEYS_LIMIT)
         if found == []:
-            return _classify_once(with_hash)
+            return _classify_once(hashed(rows))
         if found is not None:
             schema = StructType(
                 [StructField(f"_repeated_{i}", rows.schema[k].dataType, True) for i, k in enumerate(key)]
             )
             repeated = F.broadcast(rows.sparkSession.createDataFrame(found, schema))
-            once = with_hash.join(repeated, _same_key(key), "left_anti")
-            again = with_hash.join(repeated, _same_key(key), "left_semi")
+            # each side is hashed after the join: the repeated side keeps few of the rows
+            once = hashed(rows.join(repeated, _same_key(key), "left_anti"))
+            again = hashed(rows.join(repeated, _same_key(key), "left_semi"))
             return _classify_once(once).unionByName(_classify_window(again, table, key))
-    return _classify_window(with_hash, table, key)
+    return _classify_window(hashed(rows), table, key)
 
 
 def repeated_keys(rows: DataFrame, key: Sequence[str], limit: int) -> list[tuple] | None:
