@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
@@ -20,6 +20,8 @@ from pyspark.sql.types import DateType, IntegerType, LongType, StructType
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 ROW_HASH_CHARS = 16  # hex digits of a row hash that are written and compared
+OPTIMIZE_WRITE_CONF = "spark.databricks.delta.optimizeWrite.enabled"
+SMALL_WRITE_ROWS = 1_000_000  # batches up to this size are written as few files (``small_write``)
 
 
 def table_path(output_dir: str, layer: str, table: str) -> str:
@@ -216,10 +218,11 @@ def merge_by_hash(
             if n is None or n["rows"] == 0:
                 return MergeMetrics()
             rows = changed.drop(_NEW)
-            if n["new"] == n["rows"]:
-                rows.write.format("delta").mode("append").save(path)
-                return MergeMetrics(inserted=int(n["rows"]))
-            return _merge(spark, rows, path, key, None, target_filter)
+            with small_write(spark, int(n["rows"])):
+                if n["new"] == n["rows"]:
+                    rows.write.format("delta").mode("append").save(path)
+                    return MergeMetrics(inserted=int(n["rows"]))
+                return _merge(spark, rows, path, key, None, target_filter)
         finally:
             changed.unpersist()
     return _merge(spark, source, path, key, delete_missing, target_filter)
@@ -320,18 +323,37 @@ def _merge(
 
 
 @contextmanager
-def tagged_commits(spark: SparkSession, run_id: str, **extra: str) -> Iterator[None]:
-    """Every Delta commit made inside carries ``{"run_id": …}`` as user metadata."""
-    meta = json.dumps({"run_id": run_id, **extra}, sort_keys=True)
-    previous = spark.conf.get(USER_METADATA_CONF, None)
-    spark.conf.set(USER_METADATA_CONF, meta)
+def _session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+    """``key`` set to ``value`` inside, restored (or unset) after."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
     try:
         yield
     finally:
         if previous is None:
-            spark.conf.unset(USER_METADATA_CONF)
+            spark.conf.unset(key)
         else:
-            spark.conf.set(USER_METADATA_CONF, previous)
+            spark.conf.set(key, previous)
+
+
+def tagged_commits(spark: SparkSession, run_id: str, **extra: str) -> AbstractContextManager[None]:
+    """Every Delta commit made inside carries ``{"run_id": …}`` as user metadata."""
+    return _session_conf(spark, USER_METADATA_CONF, json.dumps({"run_id": run_id, **extra}, sort_keys=True))
+
+
+def small_write(spark: SparkSession, rows: int) -> AbstractContextManager[None]:
+    """Delta writes inside go through its optimized write when ``rows`` is at most
+    ``SMALL_WRITE_ROWS``: one extra shuffle bins the written rows into files of up to
+    512 MB, so a night's batch lands as one file instead of one per partition.
+
+    A batch leaves classification (and its cache) in as many partitions as there are
+    shuffle partitions, and each became a file: 8 files of a few hundred rows per silver
+    table, every night, each opened by every later scan, each carrying its own deletion
+    vector once a correction touches it. Bigger batches keep their partitions and
+    their parallel write.
+    """
+    enabled = "true" if rows <= SMALL_WRITE_ROWS else spark.conf.get(OPTIMIZE_WRITE_CONF, "false")
+    return _session_conf(spark, OPTIMIZE_WRITE_CONF, enabled)
 
 
 def register_catalog(spark: SparkSession, output_dir: str, tables: dict[str, list[str]]) -> None:

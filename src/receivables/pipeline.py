@@ -261,7 +261,9 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
     if (manifest_rows or stamps) and not dated:
         ctx.spark.sql(f"ALTER TABLE delta.`{manifest_path}` ADD COLUMNS (modified_ns BIGINT)")
     if manifest_rows:
-        io.append(ctx.spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA), manifest_path, ctx.props("ops"))
+        # One file per night (a local list is split over the default parallelism).
+        rows_df = ctx.spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA).coalesce(1)
+        io.append(rows_df, manifest_path, ctx.props("ops"))
     if stamps:
         _stamp_manifest(ctx, manifest_path, stamps)
     for f, rel, action, _ in rows:
@@ -349,9 +351,10 @@ def _quarantine(
     if counts["invalid"] + counts["conflict"] == 0:
         return  # nothing rejected: no MERGE, no empty commit
     rows = quarantined(classified, table, ctx.run_id, ctx.started_at)
-    inserted = io.insert_new(
-        ctx.spark, rows, path, ["entity", "_file_checksum", "_row_number"], ctx.props("silver")
-    )
+    with io.small_write(ctx.spark, counts["invalid"] + counts["conflict"]):
+        inserted = io.insert_new(
+            ctx.spark, rows, path, ["entity", "_file_checksum", "_row_number"], ctx.props("silver")
+        )
     record.count(f"silver.{table.entity.name}.quarantine_inserted", inserted)
 
 

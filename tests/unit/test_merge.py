@@ -57,3 +57,28 @@ def test_new_rows_above_the_stored_range_are_appended_and_changes_still_merge(sp
     before = io.version(spark, path)
     assert io.merge_by_hash(spark, batch, path, ["invoice_id"]).changed == 0
     assert io.version(spark, path) == before
+
+
+def _files_written(spark, path: str) -> int:
+    metrics = io.last_commit(spark, path).metrics
+    return int(metrics.get("numTargetFilesAdded", metrics.get("numFiles", 0)))
+
+
+def test_a_small_batch_is_written_as_one_file_whatever_its_partitions(spark, tmp_path, monkeypatch):
+    path = str(tmp_path / "t")
+    _table(spark, path, (1, 100))
+    new = _source(spark, [(i, f"h{i}") for i in range(101, 141)]).repartition(4)
+    assert new.rdd.getNumPartitions() == 4
+    assert io.merge_by_hash(spark, new, path, ["invoice_id"]).inserted == 40  # an append
+    assert _files_written(spark, path) == 1
+    mixed = _source(spark, [(7, "changed")] + [(i, f"h{i}") for i in range(141, 161)]).repartition(4)
+    metrics = io.merge_by_hash(spark, mixed, path, ["invoice_id"])  # a MERGE
+    assert (metrics.inserted, metrics.updated) == (20, 1)
+    assert _files_written(spark, path) == 1
+    assert spark.conf.get(io.OPTIMIZE_WRITE_CONF, "false") == "false"  # only inside the write
+    # above the size limit a batch keeps its partitions: the same kind of append, 4 files
+    monkeypatch.setattr(io, "SMALL_WRITE_ROWS", 10)
+    more = _source(spark, [(i, f"h{i}") for i in range(161, 201)]).repartition(4)
+    assert io.merge_by_hash(spark, more, path, ["invoice_id"]).inserted == 40
+    assert _files_written(spark, path) > 1
+    assert io.read(spark, path).count() == 200
