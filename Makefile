@@ -10,7 +10,7 @@ AS_OF ?=
 AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check-tools jars run test test-unit test-e2e test-cluster bench check-readers demo generate lint clean
+.PHONY: help setup check-tools jars run test test-unit test-e2e test-cluster bench bench-nights check-readers demo generate lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ INVOICES ?= 1000000
 BENCH_FLAGS ?=
 bench: ## benchmark nights vs full build vs plain Spark (INVOICES=1000000; BENCH_FLAGS=--big adds the 5x base)
 	$(BIN)/python scripts/bench.py --invoices $(INVOICES) $(BENCH_FLAGS)
+
+NIGHTS ?= 22
+bench-nights: ## NIGHTS nights in a row on one output (100,000 invoices): does a night cost more as history grows?
+	$(BIN)/python scripts/bench_nights.py --nights $(NIGHTS)
 
 READERS := .venv-readers
 check-readers: $(READERS)/.installed ## read every table of OUTPUT with delta-rs and DuckDB (own venv; needs PyPI once)

@@ -84,49 +84,70 @@ def receivables(*args: str, conf: str) -> list[str]:
     return [PY, "-m", "receivables.cli", *args, "--conf", conf]
 
 
+@dataclass
+class Extract:
+    """What nights are drawn from: the base extract, and the next free invoice and payment ids."""
+
+    header: list[str]
+    invoices: list[list[str]]
+    items: list[str]
+    accounts: int
+    next_invoice: int
+    next_payment: int
+
+    @classmethod
+    def read(cls, base: Path) -> Extract:
+        with (base / "skus.csv").open(encoding="utf-8", newline="") as fh:
+            items = [r[0] for r in list(csv.reader(fh))[1:]]
+        with (base / "invoices.csv").open(encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            invoices = list(reader)
+        with (base / "payments.csv").open(encoding="utf-8", newline="") as fh:
+            next(fh)
+            payments = sum(1 for _ in fh)
+        return cls(header, invoices, items, max(int(r[1]) for r in invoices),
+                   max(int(r[0]) for r in invoices) + 1, payments + 1)
+
+
 def write_night(base: Path, night: Path, changes: int, seed: int = 99) -> dict[str, int]:
-    """Delta files for one night: new invoices with lines, changed invoices, new payments."""
+    """``base`` copied to ``night`` plus one night of changes (as-of + 1 day)."""
+    shutil.copytree(base, night)
+    return write_changes(Extract.read(base), night, AS_OF + dt.timedelta(days=1), changes, seed)
+
+
+def write_changes(ex: Extract, folder: Path, day: dt.date, changes: int, seed: int) -> dict[str, int]:
+    """One night's files in ``folder/<entity>/<day>.csv``: new invoices with lines, invoices
+    re-delivered with a corrected due date (a different one each night), new payments."""
     import random
 
     rng = random.Random(seed)
-    shutil.copytree(base, night)
-    with (base / "skus.csv").open(encoding="utf-8", newline="") as fh:
-        items = [r[0] for r in list(csv.reader(fh))[1:]]
-    with (base / "invoices.csv").open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        invoices = list(reader)
-    with (base / "payments.csv").open(encoding="utf-8", newline="") as fh:
-        next(fh)
-        last_payment = sum(1 for _ in fh)
-    accounts = max(int(r[1]) for r in invoices)
     n_new = changes // 2
-    first = max(int(r[0]) for r in invoices) + 1
-    day = AS_OF + dt.timedelta(days=1)
+    shift = 44 + (day - AS_OF).days  # 45 days after issue on the first night
 
     def writer(entity: str, head: list[str]):
-        folder = night / entity
-        folder.mkdir(exist_ok=True)
-        fh = (folder / f"{day}.csv").open("w", encoding="utf-8", newline="")
+        (folder / entity).mkdir(exist_ok=True)
+        fh = (folder / entity / f"{day}.csv").open("w", encoding="utf-8", newline="")
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(head)
         return fh, w
 
-    fh, w = writer("invoices", header)
+    fh, w = writer("invoices", ex.header)
     lfh, lw = writer("invoice_line_items", ["invoice_id", "item_id", "quantity"])
-    for invoice_id in range(first, first + n_new):
-        w.writerow([invoice_id, rng.randint(1, accounts), day.isoformat(), "", ""])
-        for item in rng.sample(items, rng.randint(1, 10)):
+    for invoice_id in range(ex.next_invoice, ex.next_invoice + n_new):
+        w.writerow([invoice_id, rng.randint(1, ex.accounts), day.isoformat(), "", ""])
+        for item in rng.sample(ex.items, rng.randint(1, 10)):
             lw.writerow([invoice_id, item, rng.randint(1, 5)])
-    changed = rng.sample(invoices, changes - n_new)
-    for row in changed:  # a corrected due date
+    ex.next_invoice += n_new
+    for row in rng.sample(ex.invoices, changes - n_new):  # a corrected due date
         issued = dt.date.fromisoformat(row[2])
-        w.writerow([row[0], row[1], row[2], (issued + dt.timedelta(days=45)).isoformat(), row[4]])
+        w.writerow([row[0], row[1], row[2], (issued + dt.timedelta(days=shift)).isoformat(), row[4]])
     fh.close()
     lfh.close()
     pfh, pw = writer("payments", ["payment_id", "invoice_id", "payment_date", "amount"])
-    for i, row in enumerate(rng.sample(invoices, changes), start=last_payment + 1):
+    for i, row in enumerate(rng.sample(ex.invoices, changes), start=ex.next_payment):
         pw.writerow([i, row[0], day.isoformat(), "1.00"])
+    ex.next_payment += changes
     pfh.close()
     return {"new_invoices": n_new, "changed_invoices": changes - n_new, "new_payments": changes}
 
