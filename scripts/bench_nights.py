@@ -46,9 +46,11 @@ def main() -> int:
 
     def run(day: dt.date) -> float:
         started = time.monotonic()
-        subprocess.run(receivables("run", "--input-dir", str(data), "--output-dir", str(out),
-                                   "--as-of", day.isoformat(), conf=a.conf),
-                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        done = subprocess.run(receivables("run", "--input-dir", str(data), "--output-dir", str(out),
+                                          "--as-of", day.isoformat(), conf=a.conf),
+                              cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"the run as of {day} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-4000:]}")
         return time.monotonic() - started
 
     print(f"full build ({a.invoices:,} invoices): {run(AS_OF):.1f} s", flush=True)
