@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
@@ -352,8 +352,9 @@ def small_write(spark: SparkSession, rows: int) -> AbstractContextManager[None]:
     vector once a correction touches it. Bigger batches keep their partitions and
     their parallel write.
     """
-    enabled = "true" if rows <= SMALL_WRITE_ROWS else spark.conf.get(OPTIMIZE_WRITE_CONF, "false")
-    return _session_conf(spark, OPTIMIZE_WRITE_CONF, enabled)
+    if rows > SMALL_WRITE_ROWS:
+        return nullcontext()
+    return _session_conf(spark, OPTIMIZE_WRITE_CONF, "true")
 
 
 def register_catalog(spark: SparkSession, output_dir: str, tables: dict[str, list[str]]) -> None:
