@@ -3,6 +3,9 @@
   session   start a Spark + Delta session and stop it
   floor     read every CSV and write it as Parquet, nothing else
   baseline  the hand-rolled approach: read the CSVs, compute aging, overwrite Parquet
+  layers    the same job through three Delta layers (bronze strings, silver typed, gold)
+  commits   read N one-row Delta tables and append one row to each: the fixed cost of N
+            Delta commits with no data behind them (a run's floor); --setup creates them
 """
 
 from __future__ import annotations
@@ -30,28 +33,37 @@ def floor(spark, src: Path, out: Path) -> None:
         _csv(spark, src, entity, multiline=entity == "accounts").write.mode("overwrite").parquet(str(out / entity))
 
 
-def baseline(spark, src: Path, out: Path, as_of: dt.date) -> None:
+def typed(read) -> dict:
+    """The five entities typed as the plain job types them; ``read(entity, multiline)``
+    gives an entity's string columns."""
     money = "decimal(18,2)"
-    accounts = _csv(spark, src, "accounts", multiline=True).select(
-        F.col("account_id").cast("long").alias("account_id"), "company_name",
-        F.col("payment_terms_days").cast("int").alias("terms"))
-    skus = _csv(spark, src, "skus").select("item_id", F.col("item_retail_price").cast(money).alias("price"))
-    invoices = _csv(spark, src, "invoices").select(
-        F.col("invoice_id").cast("long").alias("invoice_id"), F.col("account_id").cast("long").alias("account_id"),
-        F.to_date("date_issued").alias("date_issued"), F.to_date("due_date").alias("due_date"),
-        F.to_date("payment_dates").alias("paid_on")).dropDuplicates(["invoice_id"])
-    lines = _csv(spark, src, "invoice_line_items").select(
-        F.col("invoice_id").cast("long").alias("invoice_id"), "item_id", F.col("quantity").cast("int").alias("q"))
-    pays = _csv(spark, src, "payments").select(
-        F.col("invoice_id").cast("long").alias("invoice_id"), F.to_date("payment_date").alias("d"),
-        F.col("amount").cast(money).alias("amount"))
+    return {
+        "accounts": read("accounts", True).select(
+            F.col("account_id").cast("long").alias("account_id"), "company_name",
+            F.col("payment_terms_days").cast("int").alias("terms")),
+        "skus": read("skus", False).select("item_id", F.col("item_retail_price").cast(money).alias("price")),
+        "invoices": read("invoices", False).select(
+            F.col("invoice_id").cast("long").alias("invoice_id"), F.col("account_id").cast("long").alias("account_id"),
+            F.to_date("date_issued").alias("date_issued"), F.to_date("due_date").alias("due_date"),
+            F.to_date("payment_dates").alias("paid_on")).dropDuplicates(["invoice_id"]),
+        "invoice_line_items": read("invoice_line_items", False).select(
+            F.col("invoice_id").cast("long").alias("invoice_id"), "item_id", F.col("quantity").cast("int").alias("q")),
+        "payments": read("payments", False).select(
+            F.col("invoice_id").cast("long").alias("invoice_id"), F.to_date("payment_date").alias("d"),
+            F.col("amount").cast(money).alias("amount")),
+    }
+
+
+def aging_of(t: dict, as_of: dt.date):
+    money = "decimal(18,2)"
     lit = F.lit(as_of)
-    totals = lines.join(F.broadcast(skus), "item_id").groupBy("invoice_id").agg(
+    totals = t["invoice_line_items"].join(F.broadcast(t["skus"]), "item_id").groupBy("invoice_id").agg(
         F.sum(F.col("q") * F.col("price")).cast(money).alias("total"))
-    paid = pays.filter(F.col("d") <= lit).groupBy("invoice_id").agg(F.sum("amount").alias("paid"))
-    aging = (
-        invoices.filter(F.col("date_issued") <= lit).join(totals, "invoice_id", "left").join(paid, "invoice_id", "left")
-        .join(F.broadcast(accounts.select("account_id", "terms")), "account_id", "left")
+    paid = t["payments"].filter(F.col("d") <= lit).groupBy("invoice_id").agg(F.sum("amount").alias("paid"))
+    return (
+        t["invoices"].filter(F.col("date_issued") <= lit).join(totals, "invoice_id", "left")
+        .join(paid, "invoice_id", "left")
+        .join(F.broadcast(t["accounts"].select("account_id", "terms")), "account_id", "left")
         .withColumn("total", F.coalesce("total", F.lit(0).cast(money)))
         .withColumn("paid", F.coalesce("paid", F.lit(0).cast(money))
                     + F.when(F.col("paid_on") <= lit, F.col("total")).otherwise(0))
@@ -60,29 +72,73 @@ def baseline(spark, src: Path, out: Path, as_of: dt.date) -> None:
         .withColumn("days_past_due", F.when((F.col("outstanding") > 0) & (F.datediff(lit, "due_date") > 0),
                                             F.datediff(lit, "due_date")).otherwise(0))
     )
-    aging.write.mode("overwrite").parquet(str(out / "invoice_aging"))
-    aging = spark.read.parquet(str(out / "invoice_aging"))
-    aging.groupBy("account_id").agg(
+
+
+def accounts_of(aging, accounts):
+    return aging.groupBy("account_id").agg(
         F.sum("outstanding").alias("unpaid_total"),
         F.count(F.when(F.col("outstanding") > 0, 1)).alias("open_invoices"),
         F.max("days_past_due").alias("max_days_past_due"),
-    ).join(accounts.select("account_id", "company_name"), "account_id", "left") \
-        .write.mode("overwrite").parquet(str(out / "account_receivables"))
+    ).join(accounts.select("account_id", "company_name"), "account_id", "left")
+
+
+def baseline(spark, src: Path, out: Path, as_of: dt.date) -> None:
+    t = typed(lambda entity, multiline: _csv(spark, src, entity, multiline))
+    aging_of(t, as_of).write.mode("overwrite").parquet(str(out / "invoice_aging"))
+    aging = spark.read.parquet(str(out / "invoice_aging"))
+    accounts_of(aging, t["accounts"]).write.mode("overwrite").parquet(str(out / "account_receivables"))
+
+
+def layers(spark, src: Path, out: Path, as_of: dt.date) -> None:
+    """The plain job with three Delta layers: the CSVs as strings with their source file
+    (bronze), typed (silver), aging and accounts (gold). No validation, no MERGE, no checks."""
+    def delta(df, path: Path) -> None:
+        df.write.format("delta").mode("overwrite").save(str(path))
+
+    for entity in ENTITIES:
+        delta(_csv(spark, src, entity, multiline=entity == "accounts").withColumn("_source", F.input_file_name()),
+              out / "bronze" / entity)
+    bronze = typed(lambda entity, _: spark.read.format("delta").load(str(out / "bronze" / entity)))
+    for entity, df in bronze.items():
+        delta(df, out / "silver" / entity)
+    t = {entity: spark.read.format("delta").load(str(out / "silver" / entity)) for entity in ENTITIES}
+    delta(aging_of(t, as_of), out / "gold" / "invoice_aging")
+    aging = spark.read.format("delta").load(str(out / "gold" / "invoice_aging"))
+    delta(accounts_of(aging, t["accounts"]), out / "gold" / "account_receivables")
+
+
+def commits(spark, out: Path, tables: int, setup: bool) -> None:
+    """One read and one one-row append per table, one table after the other, as a run
+    commits to its tables (appends only: a MERGE costs more, so this is a lower bound)."""
+    for i in range(tables):
+        path = str(out / f"t{i}")
+        row = spark.createDataFrame([(i, "x")], "id long, v string").coalesce(1)
+        if setup:
+            row.write.format("delta").mode("overwrite").save(path)
+            continue
+        spark.read.format("delta").load(path).count()
+        row.write.format("delta").mode("append").save(path)
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["session", "floor", "baseline"])
+    p.add_argument("mode", choices=["session", "floor", "baseline", "layers", "commits"])
     p.add_argument("--input")
     p.add_argument("--out")
     p.add_argument("--as-of", type=dt.date.fromisoformat)
     p.add_argument("--conf")
+    p.add_argument("--tables", type=int, default=1)
+    p.add_argument("--setup", action="store_true")
     a = p.parse_args()
     spark = build_session(load_settings(a.conf))
     if a.mode == "floor":
         floor(spark, Path(a.input), Path(a.out))
     elif a.mode == "baseline":
         baseline(spark, Path(a.input), Path(a.out), a.as_of)
+    elif a.mode == "layers":
+        layers(spark, Path(a.input), Path(a.out), a.as_of)
+    elif a.mode == "commits":
+        commits(spark, Path(a.out), a.tables, a.setup)
     spark.stop()
 
 
