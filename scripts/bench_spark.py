@@ -91,7 +91,8 @@ def baseline(spark, src: Path, out: Path, as_of: dt.date) -> None:
 
 def layers(spark, src: Path, out: Path, as_of: dt.date) -> None:
     """The plain job with three Delta layers: the CSVs as strings with their source file
-    (bronze), typed (silver), aging and accounts (gold). No validation, no MERGE, no checks."""
+    (bronze), typed as the plain job types them (silver; invoices de-duplicated by id), aging
+    and accounts (gold). No validation, no MERGE, no checks."""
     def delta(df, path: Path) -> None:
         df.write.format("delta").mode("overwrite").save(str(path))
 
