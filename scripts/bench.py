@@ -100,6 +100,18 @@ def receivables(*args: str, conf: str) -> list[str]:
     return [PY, "-m", "receivables.cli", *args, "--conf", conf]
 
 
+def reference(mode: str, *args: str, conf: str) -> list[str]:
+    """A reference job of ``scripts/bench_spark.py`` (no pipeline code)."""
+    return [PY, str(ROOT / "scripts" / "bench_spark.py"), mode, *args, "--conf", conf]
+
+
+def generate(folder: Path, invoices: int) -> None:
+    """The project's generator, as every bench script draws its base extract."""
+    subprocess.run([PY, "-m", "receivables.cli", "generate", "--out-dir", str(folder), "--invoices", str(invoices),
+                    "--accounts", str(max(invoices // 50, 200)), "--skus", "1000", "--seed", "7"], check=True,
+                   cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
 @dataclass
 class Extract:
     """What nights are drawn from: the base extract, and the next free invoice and payment ids."""
@@ -188,9 +200,7 @@ def main() -> int:
     def dataset(n: int, name: str) -> Path:
         folder = work / name
         started = time.monotonic()
-        subprocess.run([PY, "-m", "receivables.cli", "generate", "--out-dir", str(folder), "--invoices", str(n),
-                        "--accounts", str(max(n // 50, 200)), "--skus", "1000", "--seed", "7"], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        generate(folder, n)
         size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
         print(f"-- generated {n:,} invoices ({size:,.0f} MB) in {time.monotonic() - started:.0f} s", flush=True)
         return folder
@@ -203,19 +213,15 @@ def main() -> int:
 
     # One untimed session first: the first JVM after a boot reads the jars from disk, and
     # (s), measured first, would pay for it alone.
-    subprocess.run([PY, str(ROOT / "scripts" / "bench_spark.py"), "session", "--conf", a.conf], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results["s"] = measure("(s) bare Spark + Delta session", [PY, str(ROOT / "scripts" / "bench_spark.py"), "session",
-                                                            "--conf", a.conf])
-    results["f"] = measure("(f) raw floor: CSV → Parquet", [PY, str(ROOT / "scripts" / "bench_spark.py"), "floor",
-                                                          "--input", str(base), "--out", str(work / "floor"),
-                                                          "--conf", a.conf])
-    results["e"] = measure("(e) baseline: plain job, overwrite Parquet", [PY, str(ROOT / "scripts" / "bench_spark.py"),
-                           "baseline", "--input", str(night), "--out", str(work / "baseline"),
-                           "--as-of", next_day, "--conf", a.conf])
-    results["h"] = measure("(h) the plain job through three Delta layers", [
-        PY, str(ROOT / "scripts" / "bench_spark.py"), "layers", "--input", str(base), "--out", str(work / "layers"),
-        "--as-of", as_of, "--conf", a.conf])
+    subprocess.run(reference("session", conf=a.conf), check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    results["s"] = measure("(s) bare Spark + Delta session", reference("session", conf=a.conf))
+    results["f"] = measure("(f) raw floor: CSV → Parquet", reference(
+        "floor", "--input", str(base), "--out", str(work / "floor"), conf=a.conf))
+    results["e"] = measure("(e) baseline: plain job, overwrite Parquet", reference(
+        "baseline", "--input", str(night), "--out", str(work / "baseline"), "--as-of", next_day, conf=a.conf))
+    results["h"] = measure("(h) the plain job through three Delta layers", reference(
+        "layers", "--input", str(base), "--out", str(work / "layers"), "--as-of", as_of, conf=a.conf))
     results["a"] = measure("(a) full build", receivables("run", "--input-dir", str(base), "--output-dir", str(out),
                                                          "--as-of", as_of, conf=a.conf))
     if a.keep_full_build:
@@ -230,8 +236,7 @@ def main() -> int:
     floor_tables = work / "commits"
 
     def commits(n: int, *extra: str) -> list[str]:
-        return [PY, str(ROOT / "scripts" / "bench_spark.py"), "commits", "--out", str(floor_tables),
-                "--tables", str(n), "--conf", a.conf, *extra]
+        return reference("commits", "--out", str(floor_tables), "--tables", str(n), *extra, conf=a.conf)
 
     subprocess.run(commits(max(n_b, n_c), "--setup"), check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import AS_OF, PY, ROOT, Extract, receivables, write_changes  # noqa: E402
+from bench import AS_OF, ROOT, Extract, generate, receivables, write_changes  # noqa: E402
 
 TABLES = ["silver.invoices", "silver.invoice_line_items", "silver.payments", "gold.invoice_aging",
           "ops.file_manifest", "ops.run_log"]
@@ -39,9 +39,7 @@ def main() -> int:
     work = Path(a.work)
     shutil.rmtree(work, ignore_errors=True)
     data, out = work / "data", work / "output"
-    subprocess.run([PY, "-m", "receivables.cli", "generate", "--out-dir", str(data), "--invoices",
-                    str(a.invoices), "--accounts", str(max(a.invoices // 50, 200)), "--skus", "1000",
-                    "--seed", "7"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    generate(data, a.invoices)
     extract = Extract.read(data)
 
     def run(day: dt.date) -> float:
