@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import secrets
 import sys
 from zoneinfo import ZoneInfo
@@ -172,6 +173,11 @@ def _print_result(result) -> int:
     print(f"run {rec.run_id} ({rec.command}, as of {rec.as_of}): {result.status}")
     for key in sorted(rec.counts):
         print(f"  {key:48s} {rec.counts[key]:>10,}")
+    for _entity, rel, _sum, _records, action, reason in rec.inputs:
+        if action == "skipped":
+            print(f"  skipped {rel}: {reason}")
+    for note in rec.notes:
+        print(f"  note: {note}")
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
         return 1
@@ -266,7 +272,41 @@ def main(argv: list[str] | None = None) -> int:
     except (ReceivablesError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the output (or input) folder itself: permissions, read-only, full
+        where = exc.filename or getattr(args, "output_dir", "")
+        print(f"error: cannot use {where}: {exc.strerror or exc}. {_os_advice(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if _out_of_space(exc):
+            print(
+                f"error: the output {getattr(args, 'output_dir', '')} ran out of disk space while the run "
+                "wrote to it. Every table is still at a committed version; free space and run again: "
+                "the next run completes the work.",
+                file=sys.stderr,
+            )
+            return 1
+        raise
     return 0
+
+
+def _os_advice(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "Free space on that disk and run again."
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "Choose a writable --output-dir, or make this one writable, and run again."
+    return "Check the path and run again."
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    """A write failed for lack of disk space (Python's or the JVM's error)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 

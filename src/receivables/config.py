@@ -30,6 +30,7 @@ class Settings:
     table_properties: dict[str, dict[str, str]] = field(default_factory=dict)
     audit_window_days: int = 400
     reread_unchanged_files: bool = False
+    staging_dir: str | None = None  # where a run links new files for Spark (None: the system temp dir)
 
     def retention_properties(self) -> dict[str, str]:
         """Log and removed-file retention that keeps the audit window readable."""
@@ -81,6 +82,7 @@ def load_settings(*extra: str | Path | None) -> Settings:
             default_terms_days=int(pipeline["default_payment_terms_days"]),
             timezone=str(pipeline["timezone"]),
             reread_unchanged_files=bool(pipeline.get("reread_unchanged_files", False)),
+            staging_dir=str(pipeline["staging_dir"]) if pipeline.get("staging_dir") else None,
             audit_window_days=int((raw.get("audit") or {}).get("window_days", 400)),
             table_properties={
                 str(layer): {str(k): str(v) for k, v in (props or {}).items()}

@@ -42,23 +42,31 @@ SKUS = Entity(
     key=("item_id",),
     required=("item_id", "item_name", "item_description", "item_cost_price", "item_retail_price"),
 )
+# A row with ``voided`` true takes its key out of every total (see docs/rules.md, deletions).
+VOID = "voided"
+VOID_ALIASES = {"void": VOID, "is_void": VOID, "deleted": VOID, "is_deleted": VOID}
+
 INVOICES = Entity(
     name="invoices",
     key=("invoice_id",),
     required=("invoice_id", "account_id", "date_issued"),
-    optional=("due_date", "payment_dates"),
-    aliases={"payment_date": "payment_dates"},
+    optional=("due_date", "payment_dates", VOID),
+    aliases={"payment_date": "payment_dates", **VOID_ALIASES},
 )
 LINE_ITEMS = Entity(
     name="invoice_line_items",
     key=("invoice_id", "item_id"),
     required=("invoice_id", "item_id", "quantity"),
+    optional=(VOID,),
+    aliases=dict(VOID_ALIASES),
     measure="quantity",
 )
 PAYMENTS = Entity(
     name="payments",
     key=("payment_id",),
     required=("payment_id", "invoice_id", "payment_date", "amount"),
+    optional=(VOID,),
+    aliases=dict(VOID_ALIASES),
     file_required=False,
     measure="amount",
 )

@@ -16,6 +16,20 @@ class InputFileError(ReceivablesError):
         self.problem = problem
 
 
+class InputFilesError(ReceivablesError):
+    """One or more delivered files cannot be ingested; every one is named, no table changes."""
+
+    def __init__(self, problems: list[InputFileError]) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            text = str(self.problems[0])
+        else:
+            text = f"{len(self.problems)} input files cannot be ingested:\n" + "\n".join(
+                f"  - {p}" for p in self.problems
+            )
+        super().__init__(text + "\nNothing was written; fix or remove these files and run again.")
+
+
 class MissingInputError(ReceivablesError):
     """A required extract is absent from the input directory."""
 

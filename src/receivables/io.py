@@ -18,6 +18,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, LongType, StructType
 
+from receivables.ops import faults
+
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 ROW_HASH_CHARS = 16  # hex digits of a row hash that are written and compared
 OPTIMIZE_WRITE_CONF = "spark.databricks.delta.optimizeWrite.enabled"
@@ -30,7 +32,20 @@ def table_path(output_dir: str, layer: str, table: str) -> str:
 
 
 def is_table(spark: SparkSession, path: str) -> bool:
-    return DeltaTable.isDeltaTable(spark, path)
+    """A Delta table with at least one committed version at ``path``.
+
+    A folder whose ``_delta_log`` holds no commit (a first write that died, e.g. on a full
+    disk) is no table: it is created again rather than read.
+    """
+    return last_commit(spark, path) is not None
+
+
+def uncommitted(spark: SparkSession, path: str) -> bool:
+    """``path`` exists but holds no committed Delta version (see ``is_table``)."""
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    return bool(fs.exists(hpath)) and last_commit(spark, path) is None
 
 
 def ensure_table(
@@ -50,14 +65,11 @@ def ensure_table(
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
     builder.execute()
+    faults.committed()
 
 
 def read(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.format("delta").load(path)
-
-
-def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
-    return spark.read.format("delta").option("versionAsOf", version).load(path)
 
 
 def version(spark: SparkSession, path: str) -> int:
@@ -122,6 +134,21 @@ def _history_commit(spark: SparkSession, path: str) -> Commit:
 def append(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:
     ensure_table(df.sparkSession, path, df.schema, properties or {})
     df.write.format("delta").mode("append").save(path)
+    faults.committed()
+
+
+def delete_where(spark: SparkSession, path: str, condition: Column) -> None:
+    """Delete the rows matching ``condition`` (one commit; none when nothing matches)."""
+    before = version(spark, path)
+    DeltaTable.forPath(spark, path).delete(condition)
+    if version(spark, path) != before:
+        faults.committed()
+
+
+def restore(spark: SparkSession, path: str, to_version: int) -> None:
+    """Put the table back to ``to_version`` (a new commit; history keeps what was undone)."""
+    DeltaTable.forPath(spark, path).restoreToVersion(to_version)
+    faults.committed()
 
 
 def insert_new(
@@ -138,6 +165,7 @@ def insert_new(
         DeltaTable.forPath(spark, path).alias("t").merge(source.alias("s"), on)
         .whenNotMatchedInsertAll().execute()
     )
+    faults.committed()
     row = result.first() if result is not None else None
     return int(row["num_inserted_rows"]) if row is not None else 0
 
@@ -221,6 +249,7 @@ def merge_by_hash(
             with small_write(spark, int(n["rows"])):
                 if n["new"] == n["rows"]:
                     rows.write.format("delta").mode("append").save(path)
+                    faults.committed()
                     return MergeMetrics(inserted=int(n["rows"]))
                 return _merge(spark, rows, path, key, None, target_filter)
         finally:
@@ -302,11 +331,15 @@ def _merge(
         .whenMatchedUpdateAll(condition=~same_hash(F.col("t._row_hash"), F.col("s._row_hash")))
         .whenNotMatchedInsertAll()
     )
-    if update_unmatched is not None:
-        merge = merge.whenNotMatchedBySourceUpdate(condition=update_unmatched[0], set=update_unmatched[1])
+    # Deletion first: a row both clauses match (an open invoice that left the source) goes.
     if delete_missing:
         merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing)
+    if update_unmatched is not None:
+        merge = merge.whenNotMatchedBySourceUpdate(condition=update_unmatched[0], set=update_unmatched[1])
+    before = version(spark, path)
     result = merge.execute()
+    if version(spark, path) != before:
+        faults.committed()
     row = result.first() if result is not None else None
     if row is None:
         return MergeMetrics()

@@ -8,13 +8,13 @@ clock reading as parameters, so any run can be reproduced.
 from __future__ import annotations
 
 import datetime as dt
-import traceback
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from receivables import io
@@ -97,37 +97,80 @@ class RunResult:
     summary: dict[str, object] = field(default_factory=dict)
 
 
+# What a failed run puts back: gold as readers see it, and the watermarks its next
+# incremental scope is derived from (silver and bronze keep what they merged: they are
+# right, and re-reading them is a no-op).
+PUBLISHED = (("gold", "invoice_aging"), ("gold", "account_receivables"),
+             ("gold", "account_receivables_history"), ("ops", "watermarks"))
+
+
 def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
-    """Run the pipeline under the output directory's lock and write the run-log row."""
+    """Run the pipeline under the output directory's lock and write the run-log row.
+
+    A run that fails after it started to write gold (its controls do not reconcile, or
+    anything else goes wrong) restores gold and the watermarks to the versions it found,
+    so readers never see the gold of a failed run.
+    """
     scope = scope or Scope()
     record = RunRecord(ctx.run_id, ctx.command, ctx.as_of, ctx.started_at)
+    faults.start_run()
     with run_lock(ctx.output_dir), io.tagged_commits(
         ctx.spark, ctx.run_id, as_of=ctx.as_of.isoformat(), command=ctx.command
     ):
         status, error = "succeeded", None
+        found: dict[tuple[str, str], int] = {}
         try:
+            for layer, names in CATALOG.items():
+                for name in names:
+                    if io.uncommitted(ctx.spark, ctx.path(layer, name)):
+                        record.notes.append(
+                            f"{layer}.{name} has files but no committed version (a write that did not "
+                            "finish, e.g. on a full disk); treated as absent and written anew"
+                        )
             abandoned = recovery.find_abandoned(ctx, CATALOG)
             recovery.settle(ctx, abandoned, record)
-            if ctx.input_dir is not None:
-                ingest_bronze(ctx, record)
+            found = {t: io.version(ctx.spark, ctx.path(*t)) for t in PUBLISHED}
+            recovered = ingest_bronze(ctx, record) if ctx.input_dir is not None else {}
             marks = watermarks.read_all(ctx.spark, ctx.path("ops", "watermarks"))
-            silver_marks = update_silver(ctx, record, scope, marks)
+            silver_marks = update_silver(ctx, record, scope, marks, recovered)
             update_gold(ctx, record, scope, marks, silver_marks,
                         rebuild=any(r.touched_gold for r in abandoned))
             faults.after("gold")
             controls.reconcile(ctx, record)
         except ReceivablesError as exc:
-            status, error = "failed", str(exc)
-        except Exception as exc:  # recorded, then re-raised for the traceback
+            status, error = "failed", str(exc) + _unpublish(ctx, record, found)
+        except Exception as exc:  # recorded, then re-raised for the caller to report
             status, error = "failed", f"{type(exc).__name__}: {exc}"
-            _write_run_log(ctx, record, status, error)
-            traceback.print_exc()
+            try:
+                error += _unpublish(ctx, record, found)
+                _write_run_log(ctx, record, status, error)
+            except Exception as again:  # e.g. the disk is still full: the next run settles it
+                exc.add_note(f"the failed run could not be logged either: {type(again).__name__}")
             raise
         _write_run_log(ctx, record, status, error)
     result = RunResult(record, status, error)
     if status == "succeeded":
         result.summary = controls.summary(record)
     return result
+
+
+def _unpublish(ctx: RunContext, record: RunRecord, found: dict[tuple[str, str], int]) -> str:
+    """Put every published table this run changed back to the version it found; returns
+    a sentence for the run's error saying so (empty when nothing had moved)."""
+    put_back = []
+    for table, before in found.items():
+        path = ctx.path(*table)
+        if io.version(ctx.spark, path) == before:
+            continue
+        if before >= 0:
+            io.restore(ctx.spark, path, before)
+        else:  # created by this run: left empty, as it was absent
+            io.delete_where(ctx.spark, path, F.lit(True))
+        put_back.append(".".join(table))
+    record.count("gold.restored_tables", len(put_back))
+    if not put_back:
+        return ""
+    return f" (restored {', '.join(put_back)} to the versions before this run; gold is unchanged)"
 
 
 def _write_run_log(ctx: RunContext, record: RunRecord, status: str, error: str | None) -> None:
@@ -155,23 +198,24 @@ def table_versions(ctx: RunContext) -> dict[str, int]:
 # --------------------------------------------------------------------------- bronze
 
 
-def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
+def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
     """Append every file not ingested before; identical re-deliveries are no-ops.
 
-    All files are checked before anything is written: one bad file stops the run with a
-    message naming it, and no table changes.
+    Every file is checked before anything is written (the plain-Python pre-pass of every
+    file, then Spark's read of every new file against it): bad files stop the run with one
+    message naming each of them, and no table changes. Files under the input directory
+    that are no extract are named in the run log with the reason they were skipped.
+    Returns the checksums per entity of files whose rows an earlier, killed run had
+    appended without recording them: silver reads those rows again.
     """
     assert ctx.input_dir is not None
-    delivered = bronze_files.discover(ctx.input_dir)
+    found, problems = bronze_files.survey(ctx.input_dir)
     root = Path(ctx.input_dir).resolve()
     manifest_path = ctx.path("ops", "file_manifest")
-    manifest, dated = [], True
+    manifest = []
     if io.is_table(ctx.spark, manifest_path):
-        frame = io.read(ctx.spark, manifest_path)
-        dated = "modified_ns" in frame.columns  # False for a manifest older than the column
-        manifest = frame.select(
-            "entity", "source_file", "checksum", "size_bytes", "records", "multiline", "has_bom",
-            F.col("modified_ns") if dated else F.lit(None).cast("long").alias("modified_ns"),
+        manifest = io.read(ctx.spark, manifest_path).select(
+            "entity", "source_file", "checksum", "size_bytes", "records", "multiline", "has_bom", "modified_ns",
         ).collect()
     known = {(r["entity"], r["checksum"]) for r in manifest}
     last_by_name = {(r["entity"], r["source_file"]): r["checksum"] for r in manifest}
@@ -181,14 +225,19 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
         for r in manifest if r["modified_ns"] is not None
     }
 
-    def facts_of(d: bronze_files.DeliveredFile) -> tuple[bronze_files.FileFacts, str]:
-        rel = str(d.path.resolve().relative_to(root))
-        return bronze_files.facts_for(d, rel, recorded, ctx.settings.reread_unchanged_files), rel
+    def rel_of(path: str | Path) -> str:
+        return str(Path(path).resolve().relative_to(root))
+
+    def facts_of(d: bronze_files.DeliveredFile) -> bronze_files.FileFacts:
+        return bronze_files.facts_for(d, rel_of(d.path), recorded, ctx.settings.reread_unchanged_files)
+
+    all_facts = bronze_files.inspect_all(found.delivered, facts_of, problems)
 
     rows = []
     by_entity: dict[str, list[bronze_files.FileFacts]] = {}
     seen: set[tuple[str, str]] = set()
-    for f, rel in map(facts_of, delivered):
+    for f in all_facts:
+        rel = rel_of(f.path)
         key = (f.entity, f.checksum)
         if key in known or key in seen:
             action = "skipped_identical"
@@ -203,6 +252,7 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
     # A run killed after its bronze append but before its manifest row: recover. Only a
     # bronze table with a commit newer than the manifest's last one can hold such rows,
     # so the usual night reads no bronze data here.
+    recovered: dict[str, list[str]] = {}
     manifest_commit = io.last_commit(ctx.spark, manifest_path)
     for entity, new in by_entity.items():
         path = ctx.path("bronze", entity)
@@ -219,30 +269,37 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
                 .select("_file_checksum").distinct().collect()
             }
             if present:
+                recovered[entity] = sorted(present)
                 by_entity[entity] = [f for f in new if f.checksum not in present]
                 rows = [
                     (f, rel, "recovered" if f.checksum in present and a == "ingested" else a, rep)
                     for f, rel, a, rep in rows
                 ]
 
-    for entity in ENTITIES:
-        io.ensure_table(
-            ctx.spark, ctx.path("bronze", entity.name), bronze_schema(entity),
-            ctx.props("bronze") | _cdf(),
-        )
-    for entity_name, new in by_entity.items():
-        path = ctx.path("bronze", entity_name)
-        entity = BY_NAME[entity_name]
-        if not new:
-            continue
-        df = read_delivered(
-            ctx.spark, entity, new, ctx.input_dir, ctx.run_id, ctx.as_of, ctx.started_at
-        )
-        with faults.during(f"bronze.{entity_name}", path):
-            io.append(df, path)
-        faults.after(f"bronze.{entity_name}")
+    staging = Path(tempfile.mkdtemp(prefix="receivables-staging-", dir=ctx.settings.staging_dir))
+    try:
+        # Read and check every entity's new files before the first append, so a refused
+        # file leaves every table as it was.
+        frames = {
+            name: read_delivered(
+                ctx.spark, BY_NAME[name], new, ctx.input_dir, staging, ctx.run_id, ctx.as_of, ctx.started_at
+            )
+            for name, new in by_entity.items() if new
+        }
+        for entity in ENTITIES:
+            io.ensure_table(
+                ctx.spark, ctx.path("bronze", entity.name), bronze_schema(entity),
+                ctx.props("bronze") | _cdf(),
+            )
+        for entity_name, df in frames.items():
+            path = ctx.path("bronze", entity_name)
+            with faults.during(f"bronze.{entity_name}", path):
+                io.append(df, path)
+            faults.after(f"bronze.{entity_name}")
+            record.count(f"bronze.{entity_name}.rows_appended", sum(f.records for f in by_entity[entity_name]))
+    finally:
         ctx.spark.catalog.clearCache()
-        record.count(f"bronze.{entity_name}.rows_appended", sum(f.records for f in new))
+        shutil.rmtree(staging, ignore_errors=True)
 
     # The manifest lists what reached bronze; skipped files are in the run log's inputs, so
     # a night with nothing new makes no manifest commit.
@@ -251,38 +308,19 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> None:
          action, replaces, ctx.run_id, ctx.as_of, ctx.started_at, f.modified_ns)
         for f, rel, action, replaces in rows if action != "skipped_identical"
     ]
-    # Files recorded before modification times were kept get theirs once (they were just
-    # read in full), so later nights know them without reading them again.
-    undated = {(r["entity"], r["source_file"], r["checksum"]) for r in manifest if r["modified_ns"] is None}
-    stamps = {
-        (f.entity, rel, f.checksum): f.modified_ns for f, rel, action, _ in rows
-        if action == "skipped_identical" and (f.entity, rel, f.checksum) in undated
-    }
-    if (manifest_rows or stamps) and not dated:
-        ctx.spark.sql(f"ALTER TABLE delta.`{manifest_path}` ADD COLUMNS (modified_ns BIGINT)")
     if manifest_rows:
         # One file per night (a local list is split over the default parallelism).
         rows_df = ctx.spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA).coalesce(1)
         io.append(rows_df, manifest_path, ctx.props("ops"))
-    if stamps:
-        _stamp_manifest(ctx, manifest_path, stamps)
     for f, rel, action, _ in rows:
-        record.inputs.append((f.entity, rel, f.checksum, f.records, action))
+        record.inputs.append((f.entity, rel, f.checksum, f.records, action, None))
         record.count(f"files.{action}", 1)
-
-
-def _stamp_manifest(ctx: RunContext, path: str, stamps: dict[tuple[str, str, str], int | None]) -> None:
-    """Set ``modified_ns`` of manifest rows (entity, source_file, checksum) in one commit."""
-    def row(entity: str, source: str, checksum: str) -> Column:
-        return (F.col("entity") == entity) & (F.col("source_file") == source) & (F.col("checksum") == checksum)
-
-    value = F.col("modified_ns")
-    for key, ns in stamps.items():
-        value = F.when(row(*key), F.lit(ns).cast("long")).otherwise(value)
-    condition = F.lit(False)
-    for key in stamps:
-        condition = condition | row(*key)
-    DeltaTable.forPath(ctx.spark, path).update(condition & F.col("modified_ns").isNull(), {"modified_ns": value})
+        if f.blank_lines and action == "ingested":
+            record.count(f"bronze.{f.entity}.blank_lines", f.blank_lines)
+    for skipped in found.skipped:
+        record.inputs.append((None, skipped.rel, None, None, "skipped", skipped.reason))
+        record.count("files.skipped", 1)
+    return recovered
 
 
 def _cdf() -> dict[str, str]:
@@ -301,21 +339,53 @@ class BronzeBatch:
     whole: bool  # all of bronze (a first build or a full rebuild): classified split
 
 
-def _bronze_batch(ctx: RunContext, entity: str, marks: dict, scope: Scope) -> BronzeBatch:
+def _bronze(ctx: RunContext, entity: str, rows: DataFrame | None = None) -> DataFrame:
+    """Bronze rows that count: those of files ``ops.file_manifest`` records as ingested.
+
+    A run writes the manifest after every bronze append has succeeded, so rows a killed or
+    failed run appended stay out of silver until their file is delivered again (then it is
+    recorded ``recovered``); a file refused at any later check never reaches silver.
+    """
+    rows = rows if rows is not None else io.read(ctx.spark, ctx.path("bronze", entity))
+    manifest_path = ctx.path("ops", "file_manifest")
+    if not io.is_table(ctx.spark, manifest_path):
+        return rows.limit(0)
+    files = (
+        io.read(ctx.spark, manifest_path)
+        .filter((F.col("entity") == entity) & F.col("action").isin("ingested", "recovered"))
+        .select(F.col("checksum").alias("_file_checksum")).distinct()
+    )
+    return rows.join(F.broadcast(files), "_file_checksum", "left_semi")
+
+
+def _bronze_batch(
+    ctx: RunContext, entity: str, marks: dict, scope: Scope, recovered: Sequence[str] = ()
+) -> BronzeBatch:
+    """The bronze rows silver has not read: the Change Data Feed after silver's watermark,
+    plus the rows of files recovered in this run (appended by a killed run, maybe before
+    the watermark)."""
     path = ctx.path("bronze", entity)
     latest = io.version(ctx.spark, path)
     if scope.full or scope.ranged:
-        return BronzeBatch(io.read(ctx.spark, path), latest, whole=scope.full)
+        return BronzeBatch(_bronze(ctx, entity), latest, whole=scope.full)
     after = marks.get((f"silver.{entity}", f"bronze.{entity}"), -1)
     feed = io.changes(ctx.spark, path, after)
-    if feed is None:
+    if feed is None and not recovered:
         return BronzeBatch(None, latest, whole=False)
-    rows = feed.filter(F.col("_change_type") == "insert").drop(*CDF_META)
-    return BronzeBatch(rows, latest, whole=after < 0)
+    rows = None
+    if feed is not None:
+        rows = feed.filter(F.col("_change_type") == "insert").drop(*CDF_META)
+        if recovered:
+            rows = rows.filter(~F.col("_file_checksum").isin(list(recovered)))
+    if recovered:
+        again = io.read(ctx.spark, path).filter(F.col("_file_checksum").isin(list(recovered)))
+        rows = again if rows is None else rows.unionByName(again)
+    return BronzeBatch(_bronze(ctx, entity, rows), latest, whole=after < 0)
 
 
 def update_silver(
-    ctx: RunContext, record: RunRecord, scope: Scope, marks: dict[tuple[str, str], int]
+    ctx: RunContext, record: RunRecord, scope: Scope, marks: dict[tuple[str, str], int],
+    recovered: dict[str, list[str]] | None = None,
 ) -> dict[tuple[str, str], int]:
     """MERGE each entity's new bronze rows into silver; quarantine what fails.
 
@@ -325,7 +395,7 @@ def update_silver(
     moved: dict[tuple[str, str], int] = {}
     for entity in ENTITIES:
         name = entity.name
-        batch = _bronze_batch(ctx, name, marks, scope)
+        batch = _bronze_batch(ctx, name, marks, scope, (recovered or {}).get(name, ()))
         if batch.rows is None:
             continue
         if name == SKUS.name:
@@ -361,7 +431,7 @@ def _quarantine(
 def _ranged_invoice_ids(ctx: RunContext, scope: Scope) -> DataFrame:
     """Invoice ids with date_issued in the range, in bronze (as delivered) or in silver."""
     lo, hi = F.lit(scope.issued_from), F.lit(scope.issued_to)
-    bronze = typed(io.read(ctx.spark, ctx.path("bronze", INVOICES.name)), invoices.TABLE)
+    bronze = typed(_bronze(ctx, INVOICES.name), invoices.TABLE)
     ids = bronze.filter(F.col("date_issued").between(lo, hi)).select("invoice_id")
     silver_path = ctx.path("silver", "invoices")
     if io.is_table(ctx.spark, silver_path):
@@ -418,7 +488,7 @@ def _silver_skus(ctx: RunContext, record: RunRecord, batch: DataFrame, scope: Sc
         return
     table = skus.TABLE
     batch_files = [r[0] for r in batch.select("_file_checksum").distinct().collect()]
-    everything = io.read(ctx.spark, ctx.path("bronze", SKUS.name))
+    everything = _bronze(ctx, SKUS.name)
     classified = classify(typed(everything, table), table, partition=["_as_of_date"]).persist()
     try:
         in_batch = classified.filter(F.col("_file_checksum").isin(batch_files))
@@ -601,10 +671,18 @@ def update_gold(
         recomputed = aging.count()
         reaging = None
         account_ids: list[int] = []
+        gone: list[int] = []
         if not full:
             before = io.read(spark, aging_path)
             moving = before.filter(ages_with(ctx.as_of)) if ctx.as_of > last_as_of else None
-            account_ids = _affected_accounts(ctx, marks, aging, before.join(ids, "invoice_id", "left_semi"), moving)
+            old_rows = before.join(ids, "invoice_id", "left_semi")
+            account_ids = _affected_accounts(ctx, marks, aging, old_rows, moving)
+            # Affected invoices gold holds that the recompute no longer yields (voided, or
+            # issued after the as-of date now) leave gold in the same MERGE.
+            gone = sorted(
+                r[0] for r in old_rows.select("invoice_id")
+                .join(aging.select("invoice_id"), "invoice_id", "left_anti").collect()
+            )
             if moving is not None and moving.limit(1).count():
                 # Every other open, past-due invoice ages by the days as-of moved, set in
                 # the MERGE from its gold row alone: no re-aged rows are built, and the
@@ -627,6 +705,7 @@ def update_gold(
                     spark, io.changed_rows(spark, aging, aging_path, ["invoice_id"]), aging_path,
                     ["invoice_id"], properties=ctx.props("gold"), prefilter=False, skip_empty=True,
                     update_unmatched=reaging,
+                    delete_missing=f"t.invoice_id IN ({', '.join(map(str, gone))})" if gone else None,
                 )
         reaged_count = metrics.updated_unmatched
         record.count("gold.invoice_aging.recomputed", recomputed)

@@ -21,6 +21,7 @@ def write_files(folder: Path, files: dict[str, str]) -> None:
     """Write extracts given as {file name: text}, exactly as written (no newline translation)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8", newline="")
 
 

@@ -10,18 +10,29 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import hashlib
+import io
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from receivables.entities import ENTITIES, NUMBER, Entity
-from receivables.errors import InputFileError, MissingInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+from receivables.errors import InputFileError, InputFilesError, MissingInputError
 
 _CHUNK = 1 << 20
 _BOM = codecs.BOM_UTF8
+_GZIP_MAGIC = b"\x1f\x8b"
+EXTENSIONS = (".csv", ".csv.gz")  # matched case-insensitively
+# Spark (like Scala's ``String.trim``) treats a line of characters <= U+0020 as blank.
+_BLANK = "".join(chr(c) for c in range(0x21))
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,23 @@ class DeliveredFile:
     @property
     def name(self) -> str:
         return str(self.path)
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file under the input directory that is no extract: named in the run, not read."""
+
+    path: Path
+    rel: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Survey:
+    """Every file under the input directory, sorted into extracts and skipped files."""
+
+    delivered: list[DeliveredFile]
+    skipped: list[SkippedFile]
 
 
 @dataclass(frozen=True)
@@ -50,6 +78,8 @@ class FileFacts:
     has_bom: bool
     measure_total: Decimal = Decimal(0)  # Σ of the entity's measure column (see entities.NUMBER)
     modified_ns: int | None = None  # modification time when read (see ``facts_for``)
+    compressed: bool = False  # gzip: Spark decompresses it by the name it is staged under
+    blank_lines: int = 0  # empty or whitespace-only lines, skipped (they are no records)
 
 
 def stat_key(path: Path) -> tuple[int, int]:
@@ -87,66 +117,164 @@ def facts_for(
     return FileFacts(
         entity=delivered.entity.name, path=os.fspath(delivered.path), checksum=known.checksum,
         size_bytes=size, header=(), records=known.records, multiline=known.multiline,
-        has_bom=known.has_bom, modified_ns=modified_ns,
+        has_bom=known.has_bom, modified_ns=modified_ns, compressed=is_gzip(delivered.path),
     )
 
 
-def discover(input_dir: str | Path) -> list[DeliveredFile]:
-    """Every CSV delivered for each entity: ``<entity>.csv`` and ``<entity>/*.csv``.
+def _extract_name(name: str) -> str | None:
+    """The stem of a CSV extract's file name (``x`` of ``x.csv`` / ``x.CSV.gz``), else None."""
+    lower = name.lower()
+    for ext in sorted(EXTENSIONS, key=len, reverse=True):
+        if lower.endswith(ext) and len(name) > len(ext):
+            return name[: -len(ext)]
+    return None
 
-    Paths are resolved and must stay inside the input root: a symlink pointing out of it
-    is refused rather than followed.
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file and symlink under ``root``, in a stable order; folders are not followed
+    through symlinks."""
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        base = Path(folder)
+        for d in list(dirs):
+            if (base / d).is_symlink():
+                dirs.remove(d)
+                yield base / d
+        for f in sorted(files):
+            yield base / f
+
+
+def survey(input_dir: str | Path) -> tuple[Survey, list[InputFileError]]:
+    """Sort every file under the input directory, and list the files that stop the run.
+
+    An extract is ``<entity>.csv`` at the top, or any file under an ``<entity>/`` folder
+    (sub-folders too); ``.csv`` and gzip-compressed ``.csv.gz`` in any letter case. A
+    hidden file (name starting with ``.``) is skipped; so is a file outside every entity's
+    name and folder. Both are named with their reason. A file in an entity's folder that
+    is not a CSV extract, or a path leading out of the input root, stops the run: it was
+    delivered for a known entity and cannot be read.
     """
     root = Path(input_dir).resolve()
     if not root.is_dir():
         raise MissingInputError(f"input directory {input_dir} does not exist")
-    found: list[DeliveredFile] = []
+    folders = {e.name.lower(): e for e in ENTITIES}
+    delivered: list[DeliveredFile] = []
+    skipped: list[SkippedFile] = []
+    problems: list[InputFileError] = []
+    for path in _walk(root):
+        rel = path.relative_to(root)
+        parts = rel.parts
+        if any(part.startswith(".") for part in parts):
+            skipped.append(SkippedFile(path, str(rel), "hidden file (its name or folder starts with '.')"))
+            continue
+        stem = _extract_name(path.name)
+        if len(parts) == 1:
+            entity = folders.get(stem.lower()) if stem else None
+            if entity is None:
+                skipped.append(SkippedFile(
+                    path, str(rel),
+                    "not an extract: expected <entity>.csv[.gz] or <entity>/ for one of "
+                    + ", ".join(e.name for e in ENTITIES),
+                ))
+                continue
+        else:
+            entity = folders.get(parts[0].lower())
+            if entity is None:
+                skipped.append(SkippedFile(
+                    path, str(rel), f"not under an entity's folder ({parts[0]}/ is not one of "
+                    + ", ".join(e.name for e in ENTITIES) + ")",
+                ))
+                continue
+            if stem is None:
+                problems.append(InputFileError(
+                    str(path), f"is in the {entity.name} folder but is not a .csv or .csv.gz extract; "
+                    "move it out of the input directory or deliver it as CSV",
+                ))
+                continue
+        real = path.resolve()
+        if root not in real.parents:
+            problems.append(InputFileError(str(path), f"resolves to {real}, outside the input root {root}; refused"))
+        elif not real.is_file():
+            problems.append(InputFileError(str(path), "is not a regular file"))
+        else:
+            delivered.append(DeliveredFile(entity, path))
     for entity in ENTITIES:
-        candidates = [root / f"{entity.name}.csv"]
-        folder = root / entity.name
-        if folder.is_dir():
-            candidates += sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv")
-        files = [p for p in candidates if p.exists() or p.is_symlink()]
-        for path in files:
-            real = path.resolve()
-            if root not in real.parents:
-                raise InputFileError(
-                    str(path), f"resolves to {real}, outside the input root {root}; refused"
-                )
-            if not real.is_file():
-                raise InputFileError(str(path), "is not a regular file")
-            found.append(DeliveredFile(entity, path))
-        if not files and entity.file_required:
+        if entity.file_required and not problems and not any(d.entity is entity for d in delivered):
             raise MissingInputError(
                 f"{root} has no {entity.name}.csv nor {entity.name}/*.csv: "
                 f"every run needs the {entity.name} extract (a header-only file is fine)"
             )
-    return found
+    return Survey(delivered, skipped), problems
+
+
+def discover(input_dir: str | Path) -> list[DeliveredFile]:
+    """Every extract delivered for each entity (see ``survey``); raises on the first problem."""
+    found, problems = survey(input_dir)
+    if problems:
+        raise problems[0]
+    return found.delivered
+
+
+def inspect_all(
+    delivered: list[DeliveredFile],
+    facts_of: Callable[[DeliveredFile], FileFacts],
+    problems: list[InputFileError] | None = None,
+) -> list[FileFacts]:
+    """``facts_of`` every file; every file that fails is collected and raised in one error."""
+    problems = list(problems or [])
+    facts: list[FileFacts] = []
+    for d in delivered:
+        try:
+            facts.append(facts_of(d))
+        except InputFileError as exc:
+            problems.append(exc)
+    if problems:
+        raise InputFilesError(problems)
+    return facts
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
+
+
+def _open_bytes(path: Path, compressed: bool) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
 
 
 def checksum(path: Path) -> str:
-    """SHA-256 of the file's bytes; also proves they are valid UTF-8."""
+    """SHA-256 of the file's bytes as delivered; also proves its text is valid UTF-8
+    (decompressed first when the file is gzip)."""
     digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                bad_line = line + chunk[: exc.start].count(b"\n")
-                raise InputFileError(
-                    str(path),
-                    f"is not UTF-8 (byte 0x{chunk[exc.start]:02x}); re-export the extract as UTF-8",
-                    bad_line,
-                ) from None
-            line += chunk.count(b"\n")
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise InputFileError(str(path), "ends inside a UTF-8 character", line) from None
+    _check_utf8(path)
     return digest.hexdigest()
+
+
+def _check_utf8(path: Path) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    try:
+        with _open_bytes(path, is_gzip(path)) as fh:
+            while chunk := fh.read(_CHUNK):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    bad_line = line + chunk[: exc.start].count(b"\n")
+                    raise InputFileError(
+                        str(path),
+                        f"is not UTF-8 (byte 0x{chunk[exc.start]:02x}); re-export the extract as UTF-8",
+                        bad_line,
+                    ) from None
+                line += chunk.count(b"\n")
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputFileError(str(path), f"is not a readable gzip file ({exc}); deliver it again") from None
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputFileError(str(path), "ends inside a UTF-8 character", line) from None
 
 
 def canonical_header(entity: Entity, path: str, raw: list[str]) -> tuple[str, ...]:
@@ -175,34 +303,48 @@ def canonical_header(entity: Entity, path: str, raw: list[str]) -> tuple[str, ..
     return tuple(names)
 
 
+def _is_blank(row: list[str]) -> bool:
+    """An empty line, or a line of whitespace only (one field of blanks): no record."""
+    return not row or (len(row) == 1 and not row[0].strip(_BLANK))
+
+
 def inspect(delivered: DeliveredFile) -> FileFacts:
     """Checksum, header and record count of one file; raises InputFileError if unusable."""
     path = delivered.path
     name = str(path)
     size, modified_ns = stat_key(path)  # before reading: a file changed meanwhile is re-read next time
-    digest = checksum(path)
     if size == 0:
         raise InputFileError(name, "is empty (0 bytes, not even a header); expected a header row")
-    with path.open("rb") as fh:
-        has_bom = fh.read(3) == _BOM
+    digest = checksum(path)
+    compressed = is_gzip(path)
+    with _open_bytes(path, compressed) as fh:
+        first = fh.read(3)
+        has_bom = first == _BOM
+    if not first:
+        raise InputFileError(name, "is empty once decompressed (not even a header); expected a header row")
     records = 0
+    blank = 0
     multiline = False
     measure_total = Decimal(0)
     number = re.compile(NUMBER)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    with _open_bytes(path, compressed) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, strict=True)
         try:
             header = canonical_header(delivered.entity, name, next(reader))
             at = header.index(delivered.entity.measure) if delivered.entity.measure else None
             last_line = reader.line_num
             for row in reader:
-                if row:  # Spark skips blank lines too
+                if _is_blank(row):  # Spark skips these too (bronze.ingest drops them likewise)
+                    blank += 1
+                else:
                     records += 1
                     if at is not None and at < len(row) and number.match(row[at].strip(" ")):
                         measure_total += Decimal(row[at].strip(" "))
                     if reader.line_num - last_line > 1:
                         multiline = True
                 last_line = reader.line_num
+        except StopIteration:
+            raise InputFileError(name, "has no header row", 1) from None
         except csv.Error as exc:
             raise InputFileError(
                 name,
@@ -220,4 +362,6 @@ def inspect(delivered: DeliveredFile) -> FileFacts:
         has_bom=has_bom,
         measure_total=measure_total,
         modified_ns=modified_ns,
+        compressed=compressed,
+        blank_lines=blank,
     )

@@ -70,18 +70,34 @@ def bronze_schema(entity: Entity) -> StructType:
     return StructType(fields + LINEAGE_FIELDS)
 
 
-def _spark_uri(path: str) -> str:
-    # Spark reports local files as file:/abs/path (URL-escaped), not file:///abs/path.
-    return Path(path).resolve().as_uri().replace("file:///", "file:/", 1)
+def stage(facts: Sequence[FileFacts], folder: Path) -> dict[str, FileFacts]:
+    """Link each file into ``folder`` under a plain name (``<n>.csv``, ``<n>.csv.gz``).
+
+    Spark reads a path as a glob pattern and a URI, skips names starting with ``_`` or
+    ``.``, and Hadoop refuses a ``:`` in a file name; any name the billing system can
+    write must still load. The links' names are the only ones Spark sees, so every
+    delivered name is taken literally. Returns the staged name of each file.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: dict[str, FileFacts] = {}
+    for n, f in enumerate(facts):
+        name = f"{n}.csv.gz" if f.compressed else f"{n}.csv"
+        link = folder / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(Path(f.path).resolve())
+        staged[name] = f
+    return staged
 
 
-def _read_group(spark: SparkSession, facts: Sequence[FileFacts], multiline: bool) -> DataFrame:
-    header = facts[0].header
+def _read_group(
+    spark: SparkSession, folder: Path, names: Sequence[str], header: tuple[str, ...], multiline: bool
+) -> DataFrame:
     schema = StructType(
         [StructField(c, StringType(), True) for c in header]
         + [StructField(CORRUPT, StringType(), True)]
     )
-    return (
+    raw = (
         spark.read.format("csv")
         .schema(schema)
         .option("header", True)
@@ -90,13 +106,21 @@ def _read_group(spark: SparkSession, facts: Sequence[FileFacts], multiline: bool
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT)
         .option("encoding", "UTF-8")
-        .load([f.path for f in facts])
-        .select(
-            "*",
-            F.col("_metadata.file_path").alias("_uri"),
-            F.col("_metadata.file_block_start").alias("_block"),
-            F.monotonically_increasing_id().alias("_mid"),
-        )
+        .load([str(folder / name) for name in names])
+    )
+    # A whitespace-only line is no record (the pre-pass counts it as blank): Spark drops it
+    # when reading line by line, and keeps it as a one-field row in multiLine mode.
+    blank = (
+        F.col(CORRUPT).isNotNull()
+        & F.coalesce(F.col(header[0]), F.lit("")).rlike("^[\\x00-\\x20]*$")
+    )
+    for column in header[1:]:
+        blank = blank & F.col(column).isNull()
+    return raw.filter(~blank).select(
+        "*",
+        F.element_at(F.split(F.col("_metadata.file_path"), "/"), -1).alias("_staged"),
+        F.col("_metadata.file_block_start").alias("_block"),
+        F.monotonically_increasing_id().alias("_mid"),
     )
 
 
@@ -105,6 +129,7 @@ def read_delivered(
     entity: Entity,
     facts: Sequence[FileFacts],
     input_root: str,
+    staging: Path,
     run_id: str,
     as_of: dt.date,
     ingested_at: dt.datetime,
@@ -113,13 +138,15 @@ def read_delivered(
 
     Row numbers are exact record numbers within each file even when Spark splits a file
     across tasks: rows are numbered by (split start, position within split). The count per
-    file must equal the independent pre-pass count, or nothing is written.
+    file must equal the independent pre-pass count, or ``ConservationError`` is raised:
+    the caller checks every entity before it writes any. Unpersist the result after use.
     """
     root = Path(input_root).resolve()
-    groups: dict[tuple[tuple[str, ...], bool], list[FileFacts]] = {}
-    for f in facts:
-        groups.setdefault((f.header, f.multiline), []).append(f)
-    parts = [_read_group(spark, group, ml) for (_, ml), group in groups.items()]
+    staged = stage(facts, staging / entity.name)
+    groups: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+    for name, f in staged.items():
+        groups.setdefault((f.header, f.multiline), []).append(name)
+    parts = [_read_group(spark, staging / entity.name, names, header, ml) for (header, ml), names in groups.items()]
     raw = parts[0]
     for part in parts[1:]:
         raw = raw.unionByName(part, allowMissingColumns=True)
@@ -129,21 +156,18 @@ def read_delivered(
     raw = raw.persist()
 
     files = spark.createDataFrame(
-        [
-            (_spark_uri(f.path), str(Path(f.path).resolve().relative_to(root)), f.checksum)
-            for f in facts
-        ],
-        "_uri string, _source_file string, _file_checksum string",
+        [(name, str(Path(f.path).resolve().relative_to(root)), f.checksum) for name, f in staged.items()],
+        "_staged string, _source_file string, _file_checksum string",
     )
     unit = measure(F.col(entity.measure)) if entity.measure else F.lit(None).cast(MEASURE)
     blocks = (
-        raw.groupBy("_uri", "_block")
+        raw.groupBy("_staged", "_block")
         .agg(F.min("_mid").alias("_first_mid"), F.count(F.lit(1)).alias("_n"), F.sum(unit).alias("_m"))
         .withColumn(
             "_offset",
             F.coalesce(
                 F.sum("_n").over(
-                    Window.partitionBy("_uri")
+                    Window.partitionBy("_staged")
                     .orderBy("_block")
                     .rowsBetween(Window.unboundedPreceding, -1)
                 ),
@@ -152,11 +176,11 @@ def read_delivered(
         )
     ).persist()
     per_file = {
-        r["_uri"]: (int(r["n"]), r["m"])
-        for r in blocks.groupBy("_uri").agg(F.sum("_n").alias("n"), F.sum("_m").alias("m")).collect()
+        r["_staged"]: (int(r["n"]), r["m"])
+        for r in blocks.groupBy("_staged").agg(F.sum("_n").alias("n"), F.sum("_m").alias("m")).collect()
     }
-    for f in facts:
-        got, got_measure = per_file.get(_spark_uri(f.path), (0, None))
+    for name, f in staged.items():
+        got, got_measure = per_file.get(name, (0, None))
         try:
             if got != f.records:
                 raise ConservationError(
@@ -170,8 +194,8 @@ def read_delivered(
             blocks.unpersist()
             raise
     return (
-        raw.join(F.broadcast(blocks.drop("_n", "_m")), ["_uri", "_block"])
-        .join(F.broadcast(files), "_uri")
+        raw.join(F.broadcast(blocks.drop("_n", "_m")), ["_staged", "_block"])
+        .join(F.broadcast(files), "_staged")
         .select(
             *entity.columns,
             CORRUPT,

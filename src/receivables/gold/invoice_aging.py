@@ -8,6 +8,7 @@ excess is ``credit_amount``; days_past_due = as_of − due_date when outstanding
 as_of > due_date, else 0. An invoice whose lines, prices or account have not arrived is
 ``is_complete = false`` with ``missing_inputs`` naming what is missing. A payment dated
 before its invoice was issued counts, and ``early_payments`` flags how many there are.
+A voided invoice has no row; a voided line or payment does not count.
 
 ``as_of_date``, ``run_id`` and ``updated_at`` tell which run last changed the row: a row
 whose values do not change is not rewritten (paid invoices do not age).
@@ -28,7 +29,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, TimestampType
 
-from receivables.silver.conform import row_hash
+from receivables.silver.conform import live, row_hash
 from receivables.silver.parse import MONEY
 
 BUSINESS_COLUMNS = [
@@ -233,8 +234,10 @@ def build_invoice_aging(
     updated_at: dt.datetime,
     default_terms_days: int,
 ) -> DataFrame:
-    """Gold invoice aging for the given silver invoices (already scoped by the caller)."""
-    issued = invoices.select(
+    """Gold invoice aging for the given silver invoices (already scoped by the caller).
+    Voided invoices, lines and payments count nowhere."""
+    line_items, payments = live(line_items), live(payments)
+    issued = live(invoices).select(
         "invoice_id", "account_id", "date_issued", "due_date", "paid_in_full_date"
     ).transform(lambda df: filter_issued_by(df, as_of))
     return (

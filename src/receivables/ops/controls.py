@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 
 from receivables import io
 from receivables.errors import ConservationError
+from receivables.silver.conform import live
 
 if TYPE_CHECKING:
     from receivables.ops.run_log import RunRecord
@@ -27,8 +28,8 @@ def _silver_totals(ctx: RunContext) -> tuple[Decimal, Decimal]:
     lines, with no per-invoice grouping.
     """
     spark, as_of = ctx.spark, F.lit(ctx.as_of)
-    inv = io.read(spark, ctx.path("silver", "invoices")).filter(F.col("date_issued") <= as_of)
-    lines = io.read(spark, ctx.path("silver", "invoice_line_items")).select("invoice_id", "item_id", "quantity")
+    inv = live(io.read(spark, ctx.path("silver", "invoices"))).filter(F.col("date_issued") <= as_of)
+    lines = live(io.read(spark, ctx.path("silver", "invoice_line_items"))).select("invoice_id", "item_id", "quantity")
     prices = io.read(spark, ctx.path("silver", "skus")).select(
         "item_id", "valid_from", "valid_to", "item_retail_price"
     )
@@ -42,7 +43,7 @@ def _silver_totals(ctx: RunContext) -> tuple[Decimal, Decimal]:
         .first()
     )
     pays = (
-        io.read(spark, ctx.path("silver", "payments"))
+        live(io.read(spark, ctx.path("silver", "payments")))
         .filter(F.col("payment_date") <= as_of)
         .join(inv.select("invoice_id"), "invoice_id", "left_semi")
         .agg(F.sum("amount"))

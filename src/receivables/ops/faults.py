@@ -9,6 +9,12 @@ lost machine or an OOM killer would. ``when`` is:
 - ``during``: while the point is writing — as soon as its first data file appears in the
   table's directory, before Delta commits (e.g. ``during:silver.invoices``).
 
+``after:commit:N`` dies right after the run's N-th Delta commit, whichever table it is:
+looping N over every commit a run makes reaches every state a killed run can leave
+(a kill between two commits leaves the same tables, plus orphan data files Delta ignores).
+With ``RECEIVABLES_FAULT_MODE=raise`` the run raises ``Killed`` instead (a BaseException
+no handler of the run catches), so a test can kill a run inside its own process.
+
 Unset (always, outside tests) each call is one environment lookup. ``during`` watches a
 local directory, so it only fires for local output paths.
 """
@@ -25,7 +31,14 @@ from contextlib import contextmanager
 from receivables.ops.lock import local_path
 
 ENV = "RECEIVABLES_FAULT"
+MODE_ENV = "RECEIVABLES_FAULT_MODE"
 DATA_SUFFIXES = (".parquet", ".bin")
+_COMMIT = "after:commit:"
+_commits = [0]  # Delta commits of the current run (see ``committed``)
+
+
+class Killed(BaseException):  # noqa: N818  (a kill, not an error)
+    """The in-process stand-in for SIGKILL: skips every ``except Exception`` of the run."""
 
 
 def _armed(when: str, point: str) -> bool:
@@ -33,7 +46,24 @@ def _armed(when: str, point: str) -> bool:
 
 
 def _kill() -> None:
+    if os.environ.get(MODE_ENV) == "raise":
+        raise Killed(os.environ.get(ENV, ""))
     os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def start_run() -> None:
+    """A run begins: its commits are counted from one."""
+    _commits[0] = 0
+
+
+def committed() -> None:
+    """Called after every Delta commit a run makes; dies after the armed one."""
+    spec = os.environ.get(ENV)
+    if not spec or not spec.startswith(_COMMIT):
+        return
+    _commits[0] += 1
+    if _commits[0] == int(spec[len(_COMMIT):]):
+        _kill()
 
 
 def after(point: str) -> None:

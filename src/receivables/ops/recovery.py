@@ -23,7 +23,6 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from receivables import io
@@ -101,8 +100,9 @@ def settle(ctx: RunContext, runs: list[Abandoned], record: RunRecord) -> None:
     history_path = ctx.path(*HISTORY)
     for run in runs:
         if f"{HISTORY[0]}.{HISTORY[1]}" in run.table_versions:
-            DeltaTable.forPath(ctx.spark, history_path).delete(
-                (F.col("as_of_date") == F.lit(run.as_of)) & (F.col("run_id") == F.lit(run.run_id))
+            io.delete_where(
+                ctx.spark, history_path,
+                (F.col("as_of_date") == F.lit(run.as_of)) & (F.col("run_id") == F.lit(run.run_id)),
             )
         row = RunRecord(run.run_id, run.command, run.as_of, run.first_commit)
         row.table_versions = dict(run.table_versions)

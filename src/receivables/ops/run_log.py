@@ -32,6 +32,7 @@ INPUT_TYPE = StructType(
         StructField("checksum", StringType()),
         StructField("records", LongType()),
         StructField("action", StringType()),
+        StructField("reason", StringType()),  # why a file was skipped (NULL when read)
     ]
 )
 
@@ -61,10 +62,11 @@ class RunRecord:
     command: str
     as_of: dt.date
     started_at: dt.datetime
-    inputs: list[tuple[str, str, str, int, str]] = field(default_factory=list)
+    inputs: list[tuple[str | None, str, str | None, int | None, str, str | None]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     control_totals: dict[str, Decimal] = field(default_factory=dict)
     table_versions: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # printed with the run's summary
 
     def count(self, name: str, value: int) -> None:
         self.counts[name] = self.counts.get(name, 0) + int(value)

@@ -18,6 +18,6 @@ TABLE = SilverTable(
         "contact_phone": p.text("contact_phone", required=False),
         "gender": p.text("gender", required=False),
         "joining_date": p.iso_date("joining_date", required=False),
-        "payment_terms_days": p.count("payment_terms_days", positive=False, required=False),
+        "payment_terms_days": p.count("payment_terms_days", positive=False, required=False, max_value=p.MAX_TERMS_DAYS),
     },
 )

@@ -19,7 +19,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType, Tim
 
 from receivables import io
 from receivables.bronze.ingest import CORRUPT
-from receivables.entities import Entity
+from receivables.entities import VOID, Entity
 from receivables.ops.conservation import MEASURE, MEASURED, measure
 from receivables.silver.parse import Parsed
 
@@ -73,12 +73,17 @@ def record_key(key: Sequence[str]) -> Column:
 
 
 def typed(bronze: DataFrame, table: SilverTable) -> DataFrame:
-    """Parse every column; ``_problems`` lists what is wrong with the row (empty if fine)."""
+    """Parse every column; ``_problems`` lists what is wrong with the row (empty if fine).
+    An optional column the bronze rows lack (a table written before it existed) is NULL."""
+    for column in table.entity.optional:
+        if column not in bronze.columns:
+            bronze = bronze.withColumn(column, F.lit(None).cast(StringType()))
     parsers = table.parsers()
     problems = [p.problem for p in parsers.values()]
     malformed = F.when(
         F.col(CORRUPT).isNotNull(),
-        F.lit(f"malformed row: not {len(table.entity.columns)} fields as the header says"),
+        F.lit(f"malformed row: not {len([c for c in table.entity.columns if c != VOID])} fields "
+              "as the header says"),
     )
     entity = table.entity
     return bronze.select(
@@ -248,6 +253,14 @@ def quarantined(classified: DataFrame, table: SilverTable, run_id: str, at: dt.d
         F.lit(run_id).alias("_run_id"),
         F.lit(at).cast(TimestampType()).alias("quarantined_at"),
     )
+
+
+def live(rows: DataFrame) -> DataFrame:
+    """The rows that count: a voided row (``voided`` true) is kept in silver, as the latest
+    word on its key, and counts in no total."""
+    if VOID not in rows.columns:
+        return rows
+    return rows.filter(~F.coalesce(F.col(VOID), F.lit(False)))
 
 
 def status_counts(classified: DataFrame) -> dict[str, int]:

@@ -13,6 +13,7 @@ TABLE = SilverTable(
     parsers=lambda: {
         "invoice_id": p.identifier("invoice_id"),
         "item_id": p.text("item_id"),
-        "quantity": p.count("quantity"),
+        "quantity": p.count("quantity", max_value=p.MAX_QUANTITY),
+        "voided": p.flag("voided"),
     },
 )

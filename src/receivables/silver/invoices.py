@@ -17,6 +17,7 @@ TABLE = SilverTable(
         "date_issued": p.iso_date("date_issued"),
         "due_date": p.iso_date("due_date", required=False),
         "paid_in_full_date": p.iso_date("payment_dates", required=False),
+        "voided": p.flag("voided"),
     },
 )
 

@@ -13,6 +13,7 @@ TABLE = SilverTable(
         "payment_id": p.identifier("payment_id"),
         "invoice_id": p.identifier("invoice_id"),
         "payment_date": p.iso_date("payment_date"),
-        "amount": p.money("amount"),
+        "amount": p.money("amount", max_units=p.MAX_PAYMENT),
+        "voided": p.flag("voided"),
     },
 )

@@ -30,8 +30,8 @@ TABLE = SilverTable(
         "item_id": p.text("item_id"),
         "item_name": p.text("item_name"),
         "item_description": p.text("item_description", required=False),
-        "item_cost_price": p.money("item_cost_price"),
-        "item_retail_price": p.money("item_retail_price"),
+        "item_cost_price": p.money("item_cost_price", max_units=p.MAX_PRICE),
+        "item_retail_price": p.money("item_retail_price", max_units=p.MAX_PRICE),
     },
 )
 
