@@ -5,7 +5,7 @@ compare like with like (absolute times on shared machines are noise). Peak memor
 largest resident set of the case's process tree (Python driver + Spark JVM), sampled every
 0.2 s. Results are printed and written to docs/benchmarks.md.
 
-Cases (issue #6):
+Cases:
   (a) full build from the CSVs (first `receivables run` on an empty output)
   (b) a night with ~1% changed/new invoices and payments
   (c) a night with no changes

@@ -1,4 +1,4 @@
-"""The billing extracts: names, keys and the header each file must carry (SPEC §1)."""
+"""The billing extracts: names, keys and the header each file must carry (docs/rules.md, "Files")."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from pyspark.sql.types import DateType, IntegerType, LongType, StructType
 from receivables.ops import faults
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
-ROW_HASH_CHARS = 16  # hex digits of a row hash that are written and compared
+ROW_HASH_CHARS = 16  # hex digits of SHA-256 a row hash keeps (see silver.conform.row_hash)
 OPTIMIZE_WRITE_CONF = "spark.databricks.delta.optimizeWrite.enabled"
 SMALL_WRITE_ROWS = 1_000_000  # batches up to this size are written as few files (``small_write``)
 
@@ -170,9 +170,10 @@ def insert_new(
     return int(row["num_inserted_rows"]) if row is not None else 0
 
 
-def changes(spark: SparkSession, path: str, after_version: int) -> DataFrame | None:
-    """Change Data Feed rows committed after ``after_version`` (None if there are none)."""
-    latest = version(spark, path)
+def changes(spark: SparkSession, path: str, after_version: int, until: int | None = None) -> DataFrame | None:
+    """Change Data Feed rows committed after ``after_version`` up to ``until`` (default:
+    the latest version); None if there are none."""
+    latest = version(spark, path) if until is None else until
     if latest <= after_version:
         return None
     return (
@@ -204,7 +205,6 @@ def merge_by_hash(
     path: str,
     key: Sequence[str],
     delete_missing: str | None = None,
-    target_filter: str | None = None,
     properties: dict[str, str] | None = None,
     prefilter: bool = True,
     skip_empty: bool = False,
@@ -215,8 +215,7 @@ def merge_by_hash(
     A matched row is rewritten only when its ``_row_hash`` differs (the hash covers every
     business column with NULL markers, so the comparison is NULL-safe). With
     ``delete_missing`` (a SQL condition on the target, ``"true"`` for all), target rows
-    the source no longer has are deleted; ``target_filter`` is a literal predicate on the
-    target added to the ON clause so Delta can prune files. ``prefilter=False`` skips the
+    the source no longer has are deleted. ``prefilter=False`` skips the
     hash comparison for sources known to hold only changes; ``skip_empty`` then still
     makes no commit for an empty source. ``update_unmatched`` (condition, new column
     values, on target columns ``t.*``) rewrites target rows the source lacks in the same
@@ -229,7 +228,7 @@ def merge_by_hash(
         commit = last_commit(spark, path)
         return MergeMetrics(inserted=int(commit.metrics.get("numOutputRows", 0)) if commit else 0)
     if update_unmatched is not None:
-        return _merge(spark, source, path, key, delete_missing, target_filter, update_unmatched)
+        return _merge(spark, source, path, key, delete_missing, update_unmatched)
     if (prefilter or skip_empty) and not delete_missing:
         # Only rows that are new or differ reach the MERGE; none at all means no commit,
         # so an identical re-run leaves the table's history untouched. When every row is
@@ -251,10 +250,10 @@ def merge_by_hash(
                     rows.write.format("delta").mode("append").save(path)
                     faults.committed()
                     return MergeMetrics(inserted=int(n["rows"]))
-                return _merge(spark, rows, path, key, None, target_filter)
+                return _merge(spark, rows, path, key, None)
         finally:
             changed.unpersist()
-    return _merge(spark, source, path, key, delete_missing, target_filter)
+    return _merge(spark, source, path, key, delete_missing)
 
 
 _NEW = "_new_key"
@@ -301,10 +300,8 @@ def key_range(target: DataFrame, source: DataFrame, column: str) -> DataFrame:
 
 
 def same_hash(stored: Column, computed: Column) -> Column:
-    """Row hashes equal on their first 16 hex digits: rows written before hashes were cut
-    to 16 digits (``silver.conform.row_hash``) hold all 64, and compare equal to a
-    re-computation of the same content."""
-    return F.substring(stored, 1, ROW_HASH_CHARS) == F.substring(computed, 1, ROW_HASH_CHARS)
+    """Row hashes equal: the row's business columns did not change."""
+    return stored == computed
 
 
 def changed_rows(spark: SparkSession, source: DataFrame, path: str, key: Sequence[str]) -> DataFrame:
@@ -318,12 +315,9 @@ def _merge(
     path: str,
     key: Sequence[str],
     delete_missing: str | None,
-    target_filter: str | None,
     update_unmatched: tuple[Column, dict[str, Column]] | None = None,
 ) -> MergeMetrics:
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
-    if target_filter:
-        on = f"({target_filter}) AND {on}"
     merge = (
         DeltaTable.forPath(spark, path)
         .alias("t")

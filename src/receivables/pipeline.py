@@ -53,6 +53,9 @@ CATALOG = {
     "ops": ["run_log", "file_manifest", "watermarks"],
 }
 CDF_META = ["_change_type", "_commit_version", "_commit_timestamp"]
+ENTITY_ORDER = {e.name: i for i, e in enumerate(ENTITIES)}
+COUNTED = ("ingested", "recovered")  # manifest actions whose bronze rows reach silver
+ORPHANED = recovery.ORPHANED
 
 
 @dataclass(frozen=True)
@@ -212,11 +215,14 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
     found, problems = bronze_files.survey(ctx.input_dir)
     root = Path(ctx.input_dir).resolve()
     manifest_path = ctx.path("ops", "file_manifest")
-    manifest = []
+    manifest, orphans = [], set()
     if io.is_table(ctx.spark, manifest_path):
-        manifest = io.read(ctx.spark, manifest_path).select(
+        everything = io.read(ctx.spark, manifest_path).select(
             "entity", "source_file", "checksum", "size_bytes", "records", "multiline", "has_bom", "modified_ns",
+            "action",
         ).collect()
+        manifest = [r for r in everything if r["action"] in COUNTED]
+        orphans = {(r["entity"], r["checksum"]) for r in everything if r["action"] == ORPHANED}
     known = {(r["entity"], r["checksum"]) for r in manifest}
     last_by_name = {(r["entity"], r["source_file"]): r["checksum"] for r in manifest}
     recorded = {
@@ -249,32 +255,19 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
         replaces = previous if previous and previous != f.checksum and action == "ingested" else None
         rows.append((f, rel, action, replaces))
 
-    # A run killed after its bronze append but before its manifest row: recover. Only a
-    # bronze table with a commit newer than the manifest's last one can hold such rows,
-    # so the usual night reads no bronze data here.
+    # Rows a killed run appended without recording their file (``ops.recovery`` listed
+    # them as orphaned): the file is delivered again, so its rows count from now on,
+    # without appending them twice.
     recovered: dict[str, list[str]] = {}
-    manifest_commit = io.last_commit(ctx.spark, manifest_path)
     for entity, new in by_entity.items():
-        path = ctx.path("bronze", entity)
-        commit = io.last_commit(ctx.spark, path)
-        unrecorded = commit is not None and (
-            manifest_commit is None or commit.timestamp >= manifest_commit.timestamp
-        )
-        if unrecorded and new:
-            sums = [f.checksum for f in new]
-            present = {
-                r[0]
-                for r in io.read(ctx.spark, path)
-                .filter(F.col("_file_checksum").isin(sums))
-                .select("_file_checksum").distinct().collect()
-            }
-            if present:
-                recovered[entity] = sorted(present)
-                by_entity[entity] = [f for f in new if f.checksum not in present]
-                rows = [
-                    (f, rel, "recovered" if f.checksum in present and a == "ingested" else a, rep)
-                    for f, rel, a, rep in rows
-                ]
+        back = sorted({f.checksum for f in new if (entity, f.checksum) in orphans})
+        if back:
+            recovered[entity] = back
+            by_entity[entity] = [f for f in new if f.checksum not in back]
+            rows = [
+                (f, rel, "recovered" if f.entity == entity and f.checksum in back and a == "ingested" else a, rep)
+                for f, rel, a, rep in rows
+            ]
 
     staging = Path(tempfile.mkdtemp(prefix="receivables-staging-", dir=ctx.settings.staging_dir))
     try:
@@ -284,7 +277,7 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
             name: read_delivered(
                 ctx.spark, BY_NAME[name], new, ctx.input_dir, staging, ctx.run_id, ctx.as_of, ctx.started_at
             )
-            for name, new in by_entity.items() if new
+            for name, new in sorted(by_entity.items(), key=lambda kv: ENTITY_ORDER[kv[0]]) if new
         }
         for entity in ENTITIES:
             io.ensure_table(
@@ -352,7 +345,7 @@ def _bronze(ctx: RunContext, entity: str, rows: DataFrame | None = None) -> Data
         return rows.limit(0)
     files = (
         io.read(ctx.spark, manifest_path)
-        .filter((F.col("entity") == entity) & F.col("action").isin("ingested", "recovered"))
+        .filter((F.col("entity") == entity) & F.col("action").isin(*COUNTED))
         .select(F.col("checksum").alias("_file_checksum")).distinct()
     )
     return rows.join(F.broadcast(files), "_file_checksum", "left_semi")
@@ -550,7 +543,7 @@ def _affected_accounts(
 def _affected_invoices(
     ctx: RunContext, marks: dict, last_as_of: dt.date, scope: Scope
 ) -> DataFrame:
-    """Invoice ids whose gold row may change in this run (see SPEC §4, incremental)."""
+    """Invoice ids whose gold row may change in this run (see docs/incremental.md)."""
     spark = ctx.spark
     parts: list[DataFrame] = []
 

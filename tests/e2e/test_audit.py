@@ -27,10 +27,24 @@ def test_each_run_makes_at_most_one_commit_per_gold_table_tagged_with_its_id(spa
         commits = [r for r in table_history(spark, out, table).collect() if r.run_id]
         tagged = [c.run_id for c in commits if c.operation != "CREATE TABLE"]
         assert len(tagged) == len(set(tagged)), table
-        for run in runs:
-            if run.run_id in tagged:
-                version = next(c.version for c in commits if c.run_id == run.run_id and c.operation != "CREATE TABLE")
-                assert run.table_versions[table] == version
+        for run in runs:  # each night changed gold, so each made exactly one tagged commit
+            assert run.run_id in tagged, (table, run.run_id)
+            version = next(c.version for c in commits if c.run_id == run.run_id and c.operation != "CREATE TABLE")
+            assert run.table_versions[table] == version
+
+
+def test_every_commit_of_every_table_is_tagged_with_a_logged_run(spark, nights):
+    from receivables.pipeline import CATALOG
+
+    out = str(nights["out"])
+    logged = {r.run_id for r in io.read(spark, f"{out}/ops/run_log").select("run_id").collect()}
+    for layer, names in CATALOG.items():
+        for name in names:
+            if not io.is_table(spark, f"{out}/{layer}/{name}"):
+                continue
+            untagged = [c.version for c in table_history(spark, out, f"{layer}.{name}").collect()
+                        if c.run_id not in logged]
+            assert untagged == [], (f"{layer}.{name}", untagged)
 
 
 def test_every_run_appends_an_account_snapshot_stamped_with_its_as_of(spark, nights):

@@ -1,4 +1,4 @@
-"""The bad-input catalogue (issue #5): every case has a named outcome.
+"""The bad-input catalogue (docs/reliability.md): every case has a named outcome.
 
 Row-level problems are delivered together in one night and each must end as a quarantine
 row with its reason, a collapsed duplicate, a pending row or a flagged row, with rows and

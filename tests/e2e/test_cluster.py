@@ -1,4 +1,4 @@
-"""The nightly job on a real Spark standalone cluster (issue #7).
+"""The nightly job on a real Spark standalone cluster (docs/deploy.md).
 
 One master and two workers (1 core, 1 GB each) are started on loopback from the installed
 pyspark; the job goes through `spark-submit --master spark://…` with the package shipped

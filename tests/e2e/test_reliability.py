@@ -179,7 +179,7 @@ def test_rows_a_killed_run_appended_reach_silver_only_if_their_file_returns(spar
         "invoices/2024-03-20.csv": "invoice_id,account_id,date_issued\n8,1,2024-03-20\n",
         "invoice_line_items/2024-03-20.csv": f"invoice_id,item_id,quantity\n8,{S1},1\n",
     })
-    monkeypatch.setenv(faults.ENV, "after:commit:1")  # dies right after bronze.invoices
+    monkeypatch.setenv(faults.ENV, "after:commit:1")  # dies right after bronze.invoices (before its lines)
     monkeypatch.setenv(faults.MODE_ENV, "raise")
     with pytest.raises(faults.Killed):
         _run(data, out)
@@ -209,9 +209,10 @@ def test_a_failed_control_leaves_gold_and_watermarks_as_they_were(spark, base_ni
     from delta.tables import DeltaTable
 
     data, out = _copy(base_night, tmp_path)
-    # gold changed behind the pipeline's back: the next run's controls must fail
+    # gold changed behind the pipeline's back (an invoice the next night only re-ages):
+    # that night's controls must fail
     DeltaTable.forPath(spark, str(out / "gold" / "invoice_aging")).update(
-        F.col("invoice_id") == 2, {"invoice_total": F.col("invoice_total") + F.lit(1)}
+        F.col("invoice_id") == 1, {"invoice_total": F.col("invoice_total") + F.lit(1)}
     )
     write_files(data, {"payments/2024-04-01.csv": "payment_id,invoice_id,payment_date,amount\n12,2,2024-04-01,7.50\n"})
     published = ("gold/invoice_aging", "gold/account_receivables", "gold/account_receivables_history",

@@ -1,4 +1,4 @@
-"""SPEC §2 rules, one hand-computed invoice per rule (as of 2021-02-01)."""
+"""The business rules of docs/rules.md, one hand-computed invoice per rule (as of 2021-02-01)."""
 
 from __future__ import annotations
 

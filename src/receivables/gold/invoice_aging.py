@@ -1,6 +1,6 @@
 """gold.invoice_aging — one row per invoice_id issued on or before the as-of date.
 
-Rules (SPEC §2): total = Σ quantity × the SKU retail price in effect on date_issued;
+Rules (docs/rules.md): total = Σ quantity × the SKU retail price in effect on date_issued;
 due date = given due_date, else date_issued + the account's terms, else + default terms;
 paid_to_date = payments dated up to as_of (plus the invoice total when its
 ``paid_in_full_date`` is on or before as_of); outstanding = max(total − paid, 0), the

@@ -10,7 +10,10 @@ missing from ``ops.run_log`` is such a run. The next run then:
 - deletes that run's rows from ``gold.account_receivables_history`` (a snapshot of a run
   that never finished is not an audit record; Delta's own history still has it);
 - asks for a full gold recompute when it had committed to gold, because gold's incremental
-  scope is derived from the watermarks that run never saved.
+  scope is derived from the watermarks that run never saved;
+- records, in ``ops.file_manifest`` with action ``orphaned``, the files whose rows it had
+  appended to bronze before its manifest row: those rows stay out of silver until the
+  same file is delivered again (then it is ``recovered``, its rows counted, not re-appended).
 
 Everything else converges by itself: bronze re-delivery is guarded by file checksums,
 silver MERGEs are idempotent by row hash and re-read from unadvanced watermarks.
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     from receivables.pipeline import RunContext
 
 HISTORY = ("gold", "account_receivables_history")
+MANIFEST = ("ops", "file_manifest")
+ORPHANED = "orphaned"
 
 
 @dataclass
@@ -104,6 +109,7 @@ def settle(ctx: RunContext, runs: list[Abandoned], record: RunRecord) -> None:
                 ctx.spark, history_path,
                 (F.col("as_of_date") == F.lit(run.as_of)) & (F.col("run_id") == F.lit(run.run_id)),
             )
+        _record_orphans(ctx, run)
         row = RunRecord(run.run_id, run.command, run.as_of, run.first_commit)
         row.table_versions = dict(run.table_versions)
         io.append(
@@ -115,3 +121,31 @@ def settle(ctx: RunContext, runs: list[Abandoned], record: RunRecord) -> None:
             ctx.props("ops"),
         )
         record.count("recovery.abandoned_runs", 1)
+
+
+def _record_orphans(ctx: RunContext, run: Abandoned) -> None:
+    """List the files whose rows ``run`` appended to bronze without a manifest row."""
+    from receivables.bronze.ingest import MANIFEST_SCHEMA
+
+    path = ctx.path(*MANIFEST)
+    known = (
+        io.read(ctx.spark, path).select("entity", F.col("checksum").alias("_file_checksum"))
+        if io.is_table(ctx.spark, path) else None
+    )
+    for table, v in run.table_versions.items():
+        layer, entity = table.split(".")
+        if layer != "bronze":
+            continue
+        appended = io.changes(ctx.spark, ctx.path(layer, entity), v - 1, until=v)
+        if appended is None:
+            continue
+        files = appended.groupBy("_source_file", "_file_checksum").agg(F.count(F.lit(1)).alias("records"))
+        if known is not None:
+            files = files.join(known.filter(F.col("entity") == entity).drop("entity"), "_file_checksum", "left_anti")
+        rows = [
+            (entity, r["_source_file"], r["_file_checksum"], -1, int(r["records"]), False, False, ORPHANED,
+             None, run.run_id, run.as_of, run.last_commit, None)
+            for r in files.collect()
+        ]
+        if rows:
+            io.append(ctx.spark.createDataFrame(rows, MANIFEST_SCHEMA), path, ctx.props("ops"))

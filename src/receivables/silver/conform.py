@@ -59,10 +59,8 @@ def row_hash(columns: Sequence[str | Column]) -> Column:
     distinguishable from any value.
 
     A hash is only ever compared with other versions of the same key, so taking a changed
-    row for unchanged needs a 2^-64 coincidence. The full 64 hex digits were most of the
-    bytes of silver line items and of gold. Rows written before keep their 64 digits:
-    comparisons read the first 16 of both sides (``io.same_hash``), and those are exactly
-    this value, so older outputs need no migration.
+    row for unchanged needs a 2^-64 coincidence; the full 64 hex digits were most of the
+    bytes of silver line items and of gold.
     """
     digest = F.sha2(F.to_json(F.struct(*[F.col(c) if isinstance(c, str) else c for c in columns])), 256)
     return F.substring(digest, 1, io.ROW_HASH_CHARS)

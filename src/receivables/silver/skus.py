@@ -2,7 +2,7 @@
 
 A version is in effect for invoices issued on ``valid_from`` up to (not including)
 ``valid_to``; the current version has ``valid_to`` NULL and ``is_current`` true.
-A change delivered in a run with as-of date D takes effect from D (SPEC §2), so invoices
+A change delivered in a run with as-of date D takes effect from D (docs/rules.md), so invoices
 issued before D keep their totals. An item's first version is in effect from 1900-01-01:
 older invoices need a price and none earlier is known.
 
