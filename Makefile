@@ -79,8 +79,9 @@ demo: ## simulate four nights on generated data and print the run log
 generate: ## regenerate the shipped sample in data/ (deterministic)
 	$(BIN)/receivables generate --out-dir $(INPUT) --invoices 10000 --seed 7
 
-lint: ## ruff
+lint: ## ruff on src and tests, mypy --strict on src (import cycles: tests/unit/test_layout.py)
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 
 clean: ## remove output/ and Spark scratch
 	rm -rf $(OUTPUT) spark-warehouse metastore_db derby.log

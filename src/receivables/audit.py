@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampType
@@ -62,16 +61,13 @@ def read_as_of(
     path = _path(output_dir, table)
     if not io.is_table(spark, path):
         raise ReceivablesError(f"{table} does not exist under {output_dir}")
-    reader = spark.read.format("delta")
     if as_of_date is not None and run_id is None:
         run_id = last_run_for_date(spark, output_dir, as_of_date)
     if run_id is not None:
         version = version_of_run(spark, output_dir, table, run_id)
     if version is None and timestamp is not None:
         version = version_at(spark, output_dir, table, timestamp)
-    if version is not None:
-        reader = reader.option("versionAsOf", version)
-    return reader.load(path)
+    return io.read_version(spark, path, version)
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -93,7 +89,7 @@ def version_at(spark: SparkSession, output_dir: str, table: str, timestamp: str)
     a time before the first commit is an error naming the first commit's time.
     """
     when = parse_timestamp(timestamp)
-    commits = DeltaTable.forPath(spark, _path(output_dir, table)).history().select("version", "timestamp")
+    commits = io.history(spark, _path(output_dir, table)).select("version", "timestamp")
     row = commits.filter(F.col("timestamp") <= F.lit(when)).orderBy(F.col("version").desc()).first()
     if row is None:
         first = commits.orderBy("version").first()
@@ -110,7 +106,7 @@ def table_history(spark: SparkSession, output_dir: str, table: str) -> DataFrame
     """Delta commits of one table with the run id each was tagged with."""
     path = _path(output_dir, table)
     meta = F.col("userMetadata")
-    return DeltaTable.forPath(spark, path).history().select(
+    return io.history(spark, path).select(
         "version",
         "timestamp",
         "operation",

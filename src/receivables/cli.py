@@ -8,11 +8,17 @@ import datetime as dt
 import errno
 import secrets
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from receivables import __version__
 from receivables.config import ConfigError, Settings, load_settings
 from receivables.errors import ReceivablesError
+from receivables.run import RunContext, RunResult, Scope
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def _date(text: str) -> dt.date:
@@ -137,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_date, default=dt.date(2024, 1, 1), help="first issue date")
     p.add_argument("--days", type=int, default=365, help="issue dates span this many days")
     p.add_argument("--no-payments-file", action="store_true", help="only payment_dates on invoices")
+    for name, subparser in sub.choices.items():
+        subparser.set_defaults(func=HANDLERS[name])
     return parser
 
 
@@ -150,8 +158,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def _context(args: argparse.Namespace, settings: Settings, command: str, input_dir: str | None):
-    from receivables.pipeline import RunContext
+def _context(args: argparse.Namespace, settings: Settings, command: str, input_dir: str | None) -> RunContext:
     from receivables.spark import build_session
 
     started = _now()
@@ -168,7 +175,7 @@ def _context(args: argparse.Namespace, settings: Settings, command: str, input_d
     )
 
 
-def _print_result(result) -> int:
+def _print_result(result: RunResult) -> int:
     rec = result.record
     print(f"run {rec.run_id} ({rec.command}, as of {rec.as_of}): {result.status}")
     for key in sorted(rec.counts):
@@ -191,87 +198,119 @@ def _print_result(result) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from receivables.generate import generate
+
+    written = generate(
+        args.out_dir, invoices=args.invoices, accounts=args.accounts, skus=args.skus,
+        seed=args.seed, start=args.start, days=args.days, payments_file=not args.no_payments_file,
+    )
+    for name, rows in written.items():
+        print(f"{name}: {rows:,} rows")
+    return 0
+
+
+def _scope(args: argparse.Namespace) -> Scope:
+    if args.command == "rebuild":
+        return Scope(full=True)
+    if args.command == "reprocess":
+        if args.date_from > args.date_to:
+            raise ReceivablesError("--from must not be after --to")
+        return Scope(issued_from=args.date_from, issued_to=args.date_to)
+    return Scope()
+
+
+def _pipeline_run(args: argparse.Namespace) -> int:
+    """``run``, ``rebuild`` and ``reprocess``: one pipeline run under the output's lock,
+    taken before Spark starts, so a second run on this output exits at once."""
+    from receivables import pipeline
+    from receivables.ops.lock import run_lock
+
+    scope = _scope(args)
+    settings = load_settings(args.conf)
+    with run_lock(_output_uri(args.output_dir)):
+        ctx = _context(args, settings, args.command, args.input_dir if args.command == "run" else None)
+        return _print_result(pipeline.execute(ctx, scope))
+
+
+def _session(args: argparse.Namespace) -> tuple[SparkSession, str]:
+    from receivables.spark import build_session
+
+    return build_session(load_settings(args.conf)), _output_uri(args.output_dir)
+
+
+def _maintain(args: argparse.Namespace) -> int:
+    from receivables.catalog import CATALOG
+    from receivables.ops.lock import run_lock
+    from receivables.ops.maintain import maintain
+
+    settings = load_settings(args.conf)
+    with run_lock(_output_uri(args.output_dir)):
+        spark, out = _session(args)
+        for m in maintain(spark, settings, out, CATALOG, args.retain_days, optimize=not args.no_optimize):
+            print(f"{m.table:42s} compacted {m.files_removed} files into {m.files_added}; "
+                  f"vacuumed files removed more than {m.retain_days} days ago")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from receivables import report
+
+    spark, out = _session(args)
+    rep = report.load(spark, out, args.run_id_of, args.as_of)
+    csv_path, html_path = report.write(rep, args.out)
+    print(f"aging report as of {rep.as_of} (run {rep.run_id}): {csv_path}, {html_path}")
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from receivables import audit
+
+    spark, out = _session(args)
+    df = audit.table_history(spark, out, args.table) if args.table else audit.run_history(spark, out)
+    audit.emit(df, args.format)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from receivables import audit
+
+    spark, out = _session(args)
+    df = audit.read_as_of(spark, out, args.table, run_id=args.run_id_of, version=args.version,
+                          timestamp=args.timestamp, as_of_date=args.as_of_date)
+    if args.where:
+        df = df.filter(args.where)
+    audit.emit(df, args.format, args.limit)
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from receivables import io
+    from receivables.catalog import CATALOG
+
+    spark, out = _session(args)
+    io.register_catalog(spark, out, CATALOG)
+    io.query(spark, args.query).show(args.limit, truncate=False)
+    return 0
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _pipeline_run, "rebuild": _pipeline_run, "reprocess": _pipeline_run,
+    "maintain": _maintain, "report": _report, "history": _history, "query": _query, "sql": _sql,
+    "generate": _generate,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "generate":
-            from receivables.generate import generate
-
-            written = generate(
-                args.out_dir, invoices=args.invoices, accounts=args.accounts, skus=args.skus,
-                seed=args.seed, start=args.start, days=args.days,
-                payments_file=not args.no_payments_file,
-            )
-            for name, rows in written.items():
-                print(f"{name}: {rows:,} rows")
-            return 0
-        settings = load_settings(args.conf)
-        from receivables import pipeline
-
-        if args.command in ("run", "rebuild", "reprocess"):
-            from receivables.ops.lock import run_lock
-
-            if args.command == "reprocess" and args.date_from > args.date_to:
-                raise ReceivablesError("--from must not be after --to")
-            # Taken before Spark starts, so a second run on this output exits at once.
-            with run_lock(_output_uri(args.output_dir)):
-                if args.command == "run":
-                    scope = pipeline.Scope()
-                elif args.command == "rebuild":
-                    scope = pipeline.Scope(full=True)
-                else:
-                    scope = pipeline.Scope(issued_from=args.date_from, issued_to=args.date_to)
-                ctx = _context(args, settings, args.command, args.input_dir if args.command == "run" else None)
-                return _print_result(pipeline.execute(ctx, scope))
-        if args.command in ("maintain", "report"):
-            from receivables.spark import build_session
-
-            spark = build_session(settings)
-            out = _output_uri(args.output_dir)
-            if args.command == "maintain":
-                from receivables.ops.maintain import maintain
-
-                for m in maintain(spark, settings, out, pipeline.CATALOG, args.retain_days,
-                                  optimize=not args.no_optimize):
-                    print(f"{m.table:42s} compacted {m.files_removed} files into {m.files_added}; "
-                          f"vacuumed files removed more than {m.retain_days} days ago")
-            else:
-                from receivables import report
-
-                rep = report.load(spark, out, args.run_id_of, args.as_of)
-                csv_path, html_path = report.write(rep, args.out)
-                print(f"aging report as of {rep.as_of} (run {rep.run_id}): {csv_path}, {html_path}")
-            return 0
-        if args.command in ("history", "query"):
-            from receivables import audit
-            from receivables.spark import build_session
-
-            spark = build_session(settings)
-            out = _output_uri(args.output_dir)
-            if args.command == "history":
-                df = (audit.table_history(spark, out, args.table) if args.table
-                      else audit.run_history(spark, out))
-                audit.emit(df, args.format)
-            else:
-                df = audit.read_as_of(spark, out, args.table, run_id=args.run_id_of,
-                                      version=args.version, timestamp=args.timestamp,
-                                      as_of_date=args.as_of_date)
-                if args.where:
-                    df = df.filter(args.where)
-                audit.emit(df, args.format, args.limit)
-            return 0
-        if args.command == "sql":
-            from receivables import io
-            from receivables.spark import build_session
-
-            spark = build_session(settings)
-            io.register_catalog(spark, _output_uri(args.output_dir), pipeline.CATALOG)
-            df = spark.sql(args.query)
-            df.show(args.limit, truncate=False)
-            return 0
+        handler: Callable[[argparse.Namespace], int] = args.func
+        return handler(args)
     except (ReceivablesError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of our output went away (`| head`)
+        return 0
     except OSError as exc:  # the output (or input) folder itself: permissions, read-only, full
         where = exc.filename or getattr(args, "output_dir", "")
         print(f"error: cannot use {where}: {exc.strerror or exc}. {_os_advice(exc)}", file=sys.stderr)
@@ -286,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         raise
-    return 0
 
 
 def _os_advice(exc: OSError) -> str:

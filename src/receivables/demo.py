@@ -11,6 +11,7 @@ import csv
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def _rows(path: Path) -> list[list[str]]:
         return list(csv.reader(fh))
 
 
-def _write(path: Path, rows: list[list[object]]) -> None:
+def _write(path: Path, rows: Sequence[Sequence[object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh, lineterminator="\n").writerows(rows)

@@ -13,6 +13,7 @@ import datetime as dt
 import random
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TextIO
 
 _FIRST = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda",
           "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica"]
@@ -44,7 +45,7 @@ def _company(rng: random.Random) -> str:
     return rng.choice([f"{a}, {b} and {rng.choice(_LAST)}", f"{a} {rng.choice(_SUFFIX)}", f"{a}-{b}"])
 
 
-def _writer(path: Path):
+def _writer(path: Path) -> tuple[TextIO, Any]:
     fh = path.open("w", encoding="utf-8", newline="")
     return fh, csv.writer(fh, lineterminator="\n")
 
@@ -101,7 +102,7 @@ def generate(
     line_fh, line_w = _writer(out / "invoice_line_items.csv")
     inv_w.writerow(HEADERS["invoices"])
     line_w.writerow(HEADERS["invoice_line_items"])
-    pay_rows: list[list[object]] = []
+    pay_rows: list[tuple[str, int, Decimal]] = []
     lines = 0
     for invoice_id in range(first_invoice_id, first_invoice_id + invoices):
         issued = start + dt.timedelta(days=rng.randrange(days))
@@ -124,10 +125,10 @@ def generate(
                     break
                 remaining -= part
                 when = issued + dt.timedelta(days=rng.randint(0, 90))
-                pay_rows.append([when.isoformat(), invoice_id, part])
+                pay_rows.append((when.isoformat(), invoice_id, part))
             if rng.random() < 0.05:
                 when = issued + dt.timedelta(days=rng.randint(30, 120))
-                pay_rows.append([when.isoformat(), invoice_id, remaining + Decimal("25.00")])
+                pay_rows.append((when.isoformat(), invoice_id, remaining + Decimal("25.00")))
         inv_w.writerow([invoice_id, rng.randint(1, accounts), issued.isoformat(),
                         due.isoformat() if due else "", paid_on])
     inv_fh.close()
@@ -138,8 +139,8 @@ def generate(
     if payments_file:
         fh, w = _writer(out / "payments.csv")
         w.writerow(HEADERS["payments"])
-        for payment_id, (when, invoice_id, amount) in enumerate(pay_rows, start=1):
-            w.writerow([payment_id, invoice_id, when, f"{amount:.2f}"])
+        for payment_id, (paid_on_text, invoice_id, amount) in enumerate(pay_rows, start=1):
+            w.writerow([payment_id, invoice_id, paid_on_text, f"{amount:.2f}"])
         fh.close()
         written["payments"] = len(pay_rows)
     return written

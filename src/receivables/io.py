@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, LongType, StructType
 
@@ -42,9 +43,9 @@ def is_table(spark: SparkSession, path: str) -> bool:
 
 def uncommitted(spark: SparkSession, path: str) -> bool:
     """``path`` exists but holds no committed Delta version (see ``is_table``)."""
-    jvm = spark._jvm  # type: ignore[attr-defined]
+    jvm: Any = spark._jvm
     hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
     return bool(fs.exists(hpath)) and last_commit(spark, path) is None
 
 
@@ -66,6 +67,14 @@ def ensure_table(
         builder = builder.partitionedBy(*partition_by)
     builder.execute()
     faults.committed()
+
+
+def one(df: DataFrame) -> Row:
+    """The first row of a query that always yields one (an aggregation without grouping)."""
+    row = df.first()
+    if row is None:
+        raise ValueError("expected a row, the query returned none")
+    return row
 
 
 def read(spark: SparkSession, path: str) -> DataFrame:
@@ -94,10 +103,10 @@ def last_commit(spark: SparkSession, path: str) -> Commit | None:
     and read the newest one's ``commitInfo``. No Delta snapshot is built and no Spark job
     runs, so asking every table costs milliseconds, not a second each.
     """
-    jvm = spark._jvm  # type: ignore[attr-defined]
+    jvm: Any = spark._jvm
     hpath = jvm.org.apache.hadoop.fs.Path
     log = hpath(f"{path.rstrip('/')}/_delta_log")
-    fs = log.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    fs = log.getFileSystem(spark._jsc.hadoopConfiguration())
 
     def text(name: str) -> str:
         stream = fs.open(hpath(log, name))
@@ -116,7 +125,7 @@ def last_commit(spark: SparkSession, path: str) -> Commit | None:
         latest += 1
     if not fs.exists(hpath(log, commit_file(latest))):
         return None if latest == 0 else _history_commit(spark, path)
-    info: dict = {}
+    info: dict[str, Any] = {}
     for line in text(commit_file(latest)).splitlines():
         if '"commitInfo"' in line:
             info = json.loads(line).get("commitInfo", {})
@@ -126,7 +135,7 @@ def last_commit(spark: SparkSession, path: str) -> Commit | None:
 
 
 def _history_commit(spark: SparkSession, path: str) -> Commit:
-    row = DeltaTable.forPath(spark, path).history(1).select("version", "timestamp", "userMetadata").first()
+    row = one(DeltaTable.forPath(spark, path).history(1).select("version", "timestamp", "userMetadata"))
     # PySpark hands timestamps back as naive local times; astimezone reads them so.
     return Commit(int(row["version"]), row["timestamp"].astimezone(dt.UTC), row["userMetadata"])
 
@@ -135,6 +144,50 @@ def append(df: DataFrame, path: str, properties: dict[str, str] | None = None) -
     ensure_table(df.sparkSession, path, df.schema, properties or {})
     df.write.format("delta").mode("append").save(path)
     faults.committed()
+
+
+def read_version(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+    """The table as it was at ``version`` (time travel); the latest rows when None."""
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
+
+
+def query(spark: SparkSession, text: str) -> DataFrame:
+    """A user's SQL over the tables ``register_catalog`` named."""
+    return spark.sql(text)
+
+
+def history(spark: SparkSession, path: str) -> DataFrame:
+    """Every commit of the table (``DESCRIBE HISTORY``): version, timestamp, operation,
+    userMetadata, operationMetrics, …"""
+    return DeltaTable.forPath(spark, path).history()
+
+
+@dataclass(frozen=True)
+class Compacted:
+    files_removed: int
+    files_added: int
+
+
+def maintain_table(
+    spark: SparkSession, path: str, properties: dict[str, str], retain_hours: int, optimize: bool
+) -> Compacted:
+    """Set ``properties`` (no commit when already set), compact small files (OPTIMIZE) when
+    ``optimize``, then VACUUM files removed more than ``retain_hours`` ago."""
+    table = DeltaTable.forPath(spark, path)
+    current = one(table.detail().select("properties"))[0] or {}
+    if any(current.get(k) != v for k, v in properties.items()):
+        props = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})")
+        faults.committed()
+    removed = added = 0
+    if optimize:
+        metrics = one(table.optimize().executeCompaction())["metrics"]
+        removed, added = int(metrics["numFilesRemoved"]), int(metrics["numFilesAdded"])
+    table.vacuum(retain_hours)
+    return Compacted(removed, added)
 
 
 def delete_where(spark: SparkSession, path: str, condition: Column) -> None:
@@ -293,7 +346,7 @@ def key_range(target: DataFrame, source: DataFrame, column: str) -> DataFrame:
     kind = source.schema[column].dataType
     if not isinstance(kind, RANGED_TYPES):
         return target
-    low, high = source.agg(F.min(column), F.max(column)).first()
+    low, high = one(source.agg(F.min(column), F.max(column)))
     if low is None:
         return target
     return target.filter(F.col(column).between(F.lit(low).cast(kind), F.lit(high).cast(kind)))
@@ -329,7 +382,7 @@ def _merge(
     if delete_missing:
         merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing)
     if update_unmatched is not None:
-        merge = merge.whenNotMatchedBySourceUpdate(condition=update_unmatched[0], set=update_unmatched[1])
+        merge = merge.whenNotMatchedBySourceUpdate(condition=update_unmatched[0], set=dict(update_unmatched[1]))
     before = version(spark, path)
     result = merge.execute()
     if version(spark, path) != before:

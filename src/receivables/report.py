@@ -61,7 +61,7 @@ def load(spark: SparkSession, output_dir: str, run_id: str | None, as_of: dt.dat
     if pick is None:
         raise ReceivablesError(f"no run found for {run_id or as_of}; `receivables history` lists runs")
     snap = hist.filter((F.col("run_id") == pick["run_id"]) & (F.col("as_of_date") == pick["as_of_date"]))
-    sums = snap.agg(*[F.sum(c).alias(b) for b, c in BUCKET_COLUMNS.items()]).first()
+    sums = io.one(snap.agg(*[F.sum(c).alias(b) for b, c in BUCKET_COLUMNS.items()]))
     buckets = {b: sums[b] or Decimal("0.00") for b in BUCKET_COLUMNS}
     accounts = [
         r.asDict()

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from receivables.entities import ENTITIES, NUMBER, Entity
 
@@ -238,8 +238,10 @@ def is_gzip(path: Path) -> bool:
         return fh.read(2) == _GZIP_MAGIC
 
 
-def _open_bytes(path: Path, compressed: bool) -> io.BufferedIOBase:
-    return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
+def _open_bytes(path: Path, compressed: bool) -> BinaryIO:
+    if compressed:
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes like any BinaryIO
+    return path.open("rb")
 
 
 def checksum(path: Path) -> str:

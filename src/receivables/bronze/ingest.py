@@ -17,7 +17,6 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
-    BooleanType,
     DateType,
     LongType,
     StringType,
@@ -30,8 +29,7 @@ from receivables.bronze.files import FileFacts
 from receivables.entities import Entity
 from receivables.errors import ConservationError
 from receivables.ops.conservation import MEASURE, check_file, measure
-
-CORRUPT = "_corrupt_record"
+from receivables.vocabulary import CORRUPT
 
 LINEAGE_FIELDS = [
     StructField("_source_file", StringType(), False),
@@ -41,27 +39,6 @@ LINEAGE_FIELDS = [
     StructField("_as_of_date", DateType(), False),
     StructField("_ingested_at", TimestampType(), False),
 ]
-
-MANIFEST_SCHEMA = StructType(
-    [
-        StructField("entity", StringType(), False),
-        StructField("source_file", StringType(), False),
-        StructField("checksum", StringType(), False),
-        StructField("size_bytes", LongType(), False),
-        StructField("records", LongType(), False),
-        StructField("multiline", BooleanType(), False),
-        StructField("has_bom", BooleanType(), False),
-        StructField("action", StringType(), False),
-        StructField("replaces_checksum", StringType(), True),
-        StructField("run_id", StringType(), False),
-        StructField("as_of_date", DateType(), False),
-        StructField("recorded_at", TimestampType(), False),
-        # the file's modification time (ns) when it was read: a later delivery with the same
-        # path, size and time is known without reading it again (bronze.files.facts_for)
-        StructField("modified_ns", LongType(), True),
-    ]
-)
-
 
 def bronze_schema(entity: Entity) -> StructType:
     """Delivered columns (all strings), the corrupt-row column, then lineage."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, TimestampType
 
@@ -36,7 +36,7 @@ BUSINESS_COLUMNS = [
 ]
 
 
-def _money_sum(condition, column: str = "outstanding"):
+def _money_sum(condition: Column, column: str = "outstanding") -> Column:
     return F.coalesce(F.sum(F.when(condition, F.col(column))), F.lit(0)).cast(MONEY)
 
 

@@ -17,7 +17,7 @@ from receivables.silver.conform import live
 
 if TYPE_CHECKING:
     from receivables.ops.run_log import RunRecord
-    from receivables.pipeline import RunContext
+    from receivables.run import RunContext
 
 
 def _silver_totals(ctx: RunContext) -> tuple[Decimal, Decimal]:
@@ -34,21 +34,21 @@ def _silver_totals(ctx: RunContext) -> tuple[Decimal, Decimal]:
         "item_id", "valid_from", "valid_to", "item_retail_price"
     )
     amount = F.col("quantity") * F.col("item_retail_price")
-    row = (
+    totals_of_lines = (
         lines.join(inv.select("invoice_id", "date_issued", (F.col("paid_in_full_date") <= as_of).alias("_in_full")),
                    "invoice_id")
         .join(F.broadcast(prices), "item_id")
         .where("valid_from <= date_issued AND (valid_to IS NULL OR date_issued < valid_to)")
         .agg(F.sum(amount).alias("t"), F.sum(F.when(F.col("_in_full"), amount)).alias("f"))
-        .first()
     )
-    pays = (
+    row = io.one(totals_of_lines)
+    paid = (
         live(io.read(spark, ctx.path("silver", "payments")))
         .filter(F.col("payment_date") <= as_of)
         .join(inv.select("invoice_id"), "invoice_id", "left_semi")
         .agg(F.sum("amount"))
-        .first()[0]
     )
+    pays = io.one(paid)[0]
     zero = Decimal("0.00")  # the sums are decimals with two places, as every amount is
     return (row["t"] or zero), (row["f"] or zero) + (pays or zero)
 
@@ -97,7 +97,7 @@ def reconcile(ctx: RunContext, record: RunRecord) -> None:
     spark = ctx.spark
     zero = Decimal("0.00")
     past_due = F.col("days_past_due") > 0
-    g = io.read(spark, ctx.path("gold", "invoice_aging")).agg(
+    gold_sums = io.read(spark, ctx.path("gold", "invoice_aging")).agg(
         F.sum("invoice_total").alias("total"),
         F.sum("paid_to_date").alias("paid"),
         F.sum("outstanding").alias("outstanding"),
@@ -107,12 +107,14 @@ def reconcile(ctx: RunContext, record: RunRecord) -> None:
         F.count(F.when(F.col("outstanding") > 0, 1)).alias("open_invoices"),
         F.count(F.when(past_due, 1)).alias("past_due_invoices"),
         F.count(F.when(~F.col("is_complete"), 1)).alias("incomplete_invoices"),
-    ).first()
+    )
+    g = io.one(gold_sums)
     for name in STATE:  # what gold holds after this run (printed, and kept in the run log)
         record.count(f"gold.state.{name}", g[name])
-    a = io.read(spark, ctx.path("gold", "account_receivables")).agg(
+    account_sums = io.read(spark, ctx.path("gold", "account_receivables")).agg(
         F.sum("unpaid_total").alias("unpaid"), F.sum("credit_balance").alias("credit")
-    ).first()
+    )
+    a = io.one(account_sums)
     silver_total, silver_paid = _silver_totals(ctx)
     totals = {
         "silver.invoice_total": silver_total,

@@ -73,7 +73,7 @@ def after(point: str) -> None:
 
 
 def _data_files(root: str) -> set[str]:
-    found = set()
+    found: set[str] = set()
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d != "_delta_log"]
         found.update(os.path.join(folder, f) for f in files if f.endswith(DATA_SUFFIXES))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from receivables import io
@@ -52,16 +51,6 @@ def maintain(
             path = io.table_path(output_dir, layer, name)
             if not io.is_table(spark, path):
                 continue
-            table = DeltaTable.forPath(spark, path)
-            wanted = settings.retention_properties()
-            current = table.detail().select("properties").first()[0] or {}
-            if any(current.get(k) != v for k, v in wanted.items()):  # no commit when already set
-                props = ", ".join(f"'{k}' = '{v}'" for k, v in wanted.items())
-                spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})")
-            removed = added = 0
-            if optimize:
-                metrics = table.optimize().executeCompaction().first()["metrics"]
-                removed, added = int(metrics["numFilesRemoved"]), int(metrics["numFilesAdded"])
-            table.vacuum(days * 24)
-            done.append(Maintained(f"{layer}.{name}", removed, added, days))
+            done_ = io.maintain_table(spark, path, settings.retention_properties(), days * 24, optimize)
+            done.append(Maintained(f"{layer}.{name}", done_.files_removed, done_.files_added, days))
     return done

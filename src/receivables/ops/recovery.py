@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from receivables import io
+from receivables.ops.manifest import MANIFEST_SCHEMA, ORPHANED
 from receivables.ops.run_log import RunRecord
 
 if TYPE_CHECKING:
-    from receivables.pipeline import RunContext
+    from receivables.run import RunContext
 
 HISTORY = ("gold", "account_receivables_history")
 MANIFEST = ("ops", "file_manifest")
-ORPHANED = "orphaned"
 
 
 @dataclass
@@ -61,7 +61,7 @@ def find_abandoned(ctx: RunContext, catalog: dict[str, list[str]]) -> list[Aband
     the run log read to confirm (the usual night reads no table here, just commit files).
     """
     log_commit = io.last_commit(ctx.spark, ctx.path("ops", "run_log"))
-    candidates: list[tuple[str, str, io.Commit, dict]] = []
+    candidates: list[tuple[str, str, io.Commit, dict[str, str]]] = []
     for layer, names in catalog.items():
         for name in names:
             if (layer, name) == ("ops", "run_log"):
@@ -125,8 +125,6 @@ def settle(ctx: RunContext, runs: list[Abandoned], record: RunRecord) -> None:
 
 def _record_orphans(ctx: RunContext, run: Abandoned) -> None:
     """List the files whose rows ``run`` appended to bronze without a manifest row."""
-    from receivables.bronze.ingest import MANIFEST_SCHEMA
-
     path = ctx.path(*MANIFEST)
     known = (
         io.read(ctx.spark, path).select("entity", F.col("checksum").alias("_file_checksum"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (
@@ -70,6 +71,14 @@ class RunRecord:
 
     def count(self, name: str, value: int) -> None:
         self.counts[name] = self.counts.get(name, 0) + int(value)
+
+    def merged(self, table: str, metrics: Any, considered: int | None = None) -> None:
+        """Count one MERGE's rows (``io.MergeMetrics``) under ``<table>.``: inserted, updated,
+        deleted and, given how many rows it considered, unchanged."""
+        for name in ("inserted", "updated", "deleted"):
+            self.count(f"{table}.{name}", getattr(metrics, name))
+        if considered is not None:
+            self.count(f"{table}.unchanged", considered - metrics.inserted - metrics.updated)
 
     def to_frame(
         self, spark: SparkSession, status: str, finished_at: dt.datetime, error: str | None

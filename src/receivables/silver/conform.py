@@ -12,20 +12,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from receivables import io
-from receivables.bronze.ingest import CORRUPT
 from receivables.entities import VOID, Entity
 from receivables.ops.conservation import MEASURE, MEASURED, measure
 from receivables.silver.parse import Parsed
+from receivables.vocabulary import CORRUPT, STATUSES
 
 ORDER = ["_ingested_at", "_source_file", "_row_number"]
 LINEAGE = ["_source_file", "_file_checksum", "_row_number", "_run_id", "_as_of_date", "_ingested_at"]
-STATUSES = ("accepted", "duplicate", "superseded", "invalid", "conflict")
 
 QUARANTINE_SCHEMA = StructType(
     [
@@ -133,7 +133,7 @@ def classify(
     return _classify_window(hashed(rows), table, key)
 
 
-def repeated_keys(rows: DataFrame, key: Sequence[str], limit: int) -> list[tuple] | None:
+def repeated_keys(rows: DataFrame, key: Sequence[str], limit: int) -> list[tuple[Any, ...]] | None:
     """The keys ``rows`` holds more than once (a NULL key too), one tuple each; None when
     there are more than ``limit``."""
     found = (

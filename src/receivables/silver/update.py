@@ -1,0 +1,211 @@
+"""The silver step of a run: each entity's unread bronze rows, classified, checked,
+quarantined or MERGEd into silver."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from receivables import io
+from receivables.entities import ENTITIES, INVOICES, SKUS
+from receivables.ops import conservation, faults
+from receivables.ops.manifest import COUNTED
+from receivables.ops.run_log import RunRecord
+from receivables.run import RunContext, Scope
+from receivables.silver import accounts, invoice_line_items, invoices, payments, skus
+from receivables.silver.conform import (
+    QUARANTINE_SCHEMA,
+    SilverTable,
+    accepted,
+    classify,
+    quarantined,
+    typed,
+)
+from receivables.vocabulary import CDF_META
+
+SILVER_TABLES: dict[str, SilverTable] = {
+    "accounts": accounts.TABLE,
+    "skus": skus.TABLE,
+    "invoices": invoices.TABLE,
+    "invoice_line_items": invoice_line_items.TABLE,
+    "payments": payments.TABLE,
+}
+
+
+@dataclass(frozen=True)
+class BronzeBatch:
+    """The bronze rows a silver update reads, and the bronze version they end at."""
+
+    rows: DataFrame | None
+    version: int
+    whole: bool  # all of bronze (a first build or a full rebuild): classified split
+
+
+def _bronze(ctx: RunContext, entity: str, rows: DataFrame | None = None) -> DataFrame:
+    """Bronze rows that count: those of files ``ops.file_manifest`` records as ingested.
+
+    A run writes the manifest after every bronze append has succeeded, so rows a killed or
+    failed run appended stay out of silver until their file is delivered again (then it is
+    recorded ``recovered``); a file refused at any later check never reaches silver.
+    """
+    rows = rows if rows is not None else io.read(ctx.spark, ctx.path("bronze", entity))
+    manifest_path = ctx.path("ops", "file_manifest")
+    if not io.is_table(ctx.spark, manifest_path):
+        return rows.limit(0)
+    files = (
+        io.read(ctx.spark, manifest_path)
+        .filter((F.col("entity") == entity) & F.col("action").isin(*COUNTED))
+        .select(F.col("checksum").alias("_file_checksum")).distinct()
+    )
+    return rows.join(F.broadcast(files), "_file_checksum", "left_semi")
+
+
+def _bronze_batch(
+    ctx: RunContext, entity: str, marks: dict[tuple[str, str], int], scope: Scope, recovered: Sequence[str] = ()
+) -> BronzeBatch:
+    """The bronze rows silver has not read: the Change Data Feed after silver's watermark,
+    plus the rows of files recovered in this run (appended by a killed run, maybe before
+    the watermark)."""
+    path = ctx.path("bronze", entity)
+    latest = io.version(ctx.spark, path)
+    if scope.full or scope.ranged:
+        return BronzeBatch(_bronze(ctx, entity), latest, whole=scope.full)
+    after = marks.get((f"silver.{entity}", f"bronze.{entity}"), -1)
+    feed = io.changes(ctx.spark, path, after)
+    if feed is None and not recovered:
+        return BronzeBatch(None, latest, whole=False)
+    rows = None
+    if feed is not None:
+        rows = feed.filter(F.col("_change_type") == "insert").drop(*CDF_META)
+        if recovered:
+            rows = rows.filter(~F.col("_file_checksum").isin(list(recovered)))
+    if recovered:
+        again = io.read(ctx.spark, path).filter(F.col("_file_checksum").isin(list(recovered)))
+        rows = again if rows is None else rows.unionByName(again)
+    return BronzeBatch(_bronze(ctx, entity, rows), latest, whole=after < 0)
+
+
+def update_silver(
+    ctx: RunContext, record: RunRecord, scope: Scope, marks: dict[tuple[str, str], int],
+    recovered: dict[str, list[str]] | None = None,
+) -> dict[tuple[str, str], int]:
+    """MERGE each entity's new bronze rows into silver; quarantine what fails.
+
+    ``marks`` are the watermarks as the run found them. Returns the ones that moved; gold
+    saves them with its own in one commit.
+    """
+    moved: dict[tuple[str, str], int] = {}
+    for entity in ENTITIES:
+        name = entity.name
+        batch = _bronze_batch(ctx, name, marks, scope, (recovered or {}).get(name, ()))
+        if batch.rows is None:
+            continue
+        if name == SKUS.name:
+            _silver_skus(ctx, record, batch.rows, scope)
+        else:
+            _silver_entity(ctx, record, SILVER_TABLES[name], batch.rows, scope, split=batch.whole)
+        if marks.get((f"silver.{name}", f"bronze.{name}")) != batch.version:
+            moved[(f"silver.{name}", f"bronze.{name}")] = batch.version
+    return moved
+
+
+def _record_statuses(record: RunRecord, name: str, counts: dict[str, int]) -> None:
+    for status, n in counts.items():
+        record.count(f"silver.{name}.{status}", n)
+    record.count(f"silver.{name}.bronze_rows", sum(counts.values()))
+
+
+def _quarantine(
+    ctx: RunContext, record: RunRecord, table: SilverTable, classified: DataFrame, counts: dict[str, int]
+) -> None:
+    path = ctx.path("silver", "quarantine")
+    io.ensure_table(ctx.spark, path, QUARANTINE_SCHEMA, ctx.props("silver"))
+    if counts["invalid"] + counts["conflict"] == 0:
+        return  # nothing rejected: no MERGE, no empty commit
+    rows = quarantined(classified, table, ctx.run_id, ctx.started_at)
+    with io.small_write(ctx.spark, counts["invalid"] + counts["conflict"]):
+        inserted = io.insert_new(
+            ctx.spark, rows, path, ["entity", "_file_checksum", "_row_number"], ctx.props("silver")
+        )
+    record.count(f"silver.{table.entity.name}.quarantine_inserted", inserted)
+
+
+def _ranged_invoice_ids(ctx: RunContext, scope: Scope) -> DataFrame:
+    """Invoice ids with date_issued in the range, in bronze (as delivered) or in silver."""
+    lo, hi = F.lit(scope.issued_from), F.lit(scope.issued_to)
+    bronze = typed(_bronze(ctx, INVOICES.name), invoices.TABLE)
+    ids = bronze.filter(F.col("date_issued").between(lo, hi)).select("invoice_id")
+    silver_path = ctx.path("silver", "invoices")
+    if io.is_table(ctx.spark, silver_path):
+        ids = ids.unionByName(
+            io.read(ctx.spark, silver_path).filter(F.col("date_issued").between(lo, hi)).select("invoice_id")
+        )
+    return ids.filter(F.col("invoice_id").isNotNull()).distinct()
+
+
+def _silver_entity(
+    ctx: RunContext, record: RunRecord, table: SilverTable, batch: DataFrame, scope: Scope,
+    split: bool = False,
+) -> None:
+    """Classify one entity's batch, check conservation, quarantine, MERGE. ``split``
+    classifies keys delivered once without the window (big batches: see ``classify``)."""
+    name = table.entity.name
+    rows = typed(batch, table)
+    delete_missing = "true" if scope.full else None
+    if scope.ranged:
+        if name in ("invoices", "invoice_line_items", "payments"):
+            ids = _ranged_invoice_ids(ctx, scope)
+            rows = rows.join(F.broadcast(ids), "invoice_id", "left_semi")
+            if name == "invoices":
+                delete_missing = (
+                    f"t.date_issued BETWEEN DATE'{scope.issued_from}' AND DATE'{scope.issued_to}'"
+                )
+        else:
+            return  # reference data is not invoice-dated: nightly MERGEs keep it current
+    classified = classify(rows, table, split_repeated=split).persist()
+    try:
+        counts = conservation.check_batch(record, table.entity, rows, classified)
+        _record_statuses(record, name, counts)
+        _quarantine(ctx, record, table, classified, counts)
+        with faults.during(f"silver.{name}", ctx.path("silver", name)):
+            metrics = io.merge_by_hash(
+                ctx.spark,
+                accepted(classified, table, ctx.started_at),
+                ctx.path("silver", name),
+                table.key,
+                delete_missing=delete_missing,
+                properties=ctx.props("silver"),
+            )
+    finally:
+        classified.unpersist()
+    record.merged(f"silver.{name}", metrics, counts["accepted"])
+
+
+def _silver_skus(ctx: RunContext, record: RunRecord, batch: DataFrame, scope: Scope) -> None:
+    """SKU price history is re-derived from all bronze SKU rows (a small dimension)."""
+    if scope.ranged:
+        return
+    table = skus.TABLE
+    batch_files = [r[0] for r in batch.select("_file_checksum").distinct().collect()]
+    everything = _bronze(ctx, SKUS.name)
+    classified = classify(typed(everything, table), table, partition=["_as_of_date"]).persist()
+    try:
+        in_batch = classified.filter(F.col("_file_checksum").isin(batch_files))
+        counts = conservation.check_batch(
+            record, table.entity, typed(batch, table), in_batch
+        )
+        _record_statuses(record, "skus", counts)
+        _quarantine(ctx, record, table, in_batch, counts)
+        history = skus.build_price_history(
+            accepted(classified, table, ctx.started_at), ctx.started_at
+        )
+        metrics = io.merge_by_hash(
+            ctx.spark, history, ctx.path("silver", "skus"), ["item_id", "valid_from"],
+            delete_missing="true", properties=ctx.props("silver"),
+        )
+    finally:
+        classified.unpersist()
+    record.merged("silver.skus", metrics)
