@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from receivables import io
@@ -16,6 +17,66 @@ from receivables.ops.run_log import RunRecord
 from receivables.run import RunContext
 
 ENTITY_ORDER = {e.name: i for i, e in enumerate(ENTITIES)}
+
+
+@dataclass
+class Manifest:
+    """What ``ops.file_manifest`` says of the files bronze holds."""
+
+    known: set[tuple[str, str]] = field(default_factory=set)  # (entity, checksum) counted
+    orphans: set[tuple[str, str]] = field(default_factory=set)  # appended by a killed run
+    last_by_name: dict[tuple[str, str], str] = field(default_factory=dict)  # (entity, file) -> checksum
+    recorded: dict[tuple[str, str, int, int], bronze_files.Recorded] = field(default_factory=dict)
+
+
+@dataclass
+class Delivery:
+    """One delivered file and what this run does with it."""
+
+    facts: bronze_files.FileFacts
+    rel: str  # path under the input directory
+    action: str  # ingested, recovered, skipped_identical
+    replaces: str | None  # checksum of the earlier file of the same name
+
+
+def read_manifest(ctx: RunContext) -> Manifest:
+    path = ctx.path("ops", "file_manifest")
+    if not io.is_table(ctx.spark, path):
+        return Manifest()
+    rows = io.read(ctx.spark, path).select(
+        "entity", "source_file", "checksum", "size_bytes", "records", "multiline", "has_bom", "modified_ns", "action",
+    ).collect()
+    counted = [r for r in rows if r["action"] in COUNTED]
+    return Manifest(
+        known={(r["entity"], r["checksum"]) for r in counted},
+        orphans={(r["entity"], r["checksum"]) for r in rows if r["action"] == ORPHANED},
+        last_by_name={(r["entity"], r["source_file"]): r["checksum"] for r in counted},
+        recorded={
+            (r["entity"], r["source_file"], r["size_bytes"], r["modified_ns"]):
+                bronze_files.Recorded(r["checksum"], r["records"], r["multiline"], r["has_bom"])
+            for r in counted if r["modified_ns"] is not None
+        },
+    )
+
+
+def sort_deliveries(facts: list[bronze_files.FileFacts], root: Path, manifest: Manifest) -> list[Delivery]:
+    """Each file's action: a checksum bronze holds is ``skipped_identical``; one a killed
+    run appended (orphaned) is ``recovered`` without appending its rows twice; any other
+    is ``ingested`` (once, however many times this delivery repeats it)."""
+    out: list[Delivery] = []
+    seen: set[tuple[str, str]] = set()
+    for f in facts:
+        rel = str(Path(f.path).resolve().relative_to(root))
+        key = (f.entity, f.checksum)
+        if key in manifest.known or key in seen:
+            action = "skipped_identical"
+        else:
+            action = "recovered" if key in manifest.orphans else "ingested"
+            seen.add(key)
+        previous = manifest.last_by_name.get((f.entity, rel))
+        replaces = previous if previous and previous != f.checksum and action != "skipped_identical" else None
+        out.append(Delivery(f, rel, action, replaces))
+    return out
 
 
 def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
@@ -31,107 +92,73 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
     assert ctx.input_dir is not None
     found, problems = bronze_files.survey(ctx.input_dir)
     root = Path(ctx.input_dir).resolve()
-    manifest_path = ctx.path("ops", "file_manifest")
-    manifest, orphans = [], set()
-    if io.is_table(ctx.spark, manifest_path):
-        everything = io.read(ctx.spark, manifest_path).select(
-            "entity", "source_file", "checksum", "size_bytes", "records", "multiline", "has_bom", "modified_ns",
-            "action",
-        ).collect()
-        manifest = [r for r in everything if r["action"] in COUNTED]
-        orphans = {(r["entity"], r["checksum"]) for r in everything if r["action"] == ORPHANED}
-    known = {(r["entity"], r["checksum"]) for r in manifest}
-    last_by_name = {(r["entity"], r["source_file"]): r["checksum"] for r in manifest}
-    recorded = {
-        (r["entity"], r["source_file"], r["size_bytes"], r["modified_ns"]):
-            bronze_files.Recorded(r["checksum"], r["records"], r["multiline"], r["has_bom"])
-        for r in manifest if r["modified_ns"] is not None
-    }
-
-    def rel_of(path: str | Path) -> str:
-        return str(Path(path).resolve().relative_to(root))
+    manifest = read_manifest(ctx)
 
     def facts_of(d: bronze_files.DeliveredFile) -> bronze_files.FileFacts:
-        return bronze_files.facts_for(d, rel_of(d.path), recorded, ctx.settings.reread_unchanged_files)
+        rel = str(d.path.resolve().relative_to(root))
+        return bronze_files.facts_for(d, rel, manifest.recorded, ctx.settings.reread_unchanged_files)
 
-    all_facts = bronze_files.inspect_all(found.delivered, facts_of, problems)
-
-    rows = []
-    by_entity: dict[str, list[bronze_files.FileFacts]] = {}
-    seen: set[tuple[str, str]] = set()
-    for f in all_facts:
-        rel = rel_of(f.path)
-        key = (f.entity, f.checksum)
-        if key in known or key in seen:
-            action = "skipped_identical"
-        else:
-            action = "ingested"
-            seen.add(key)
-            by_entity.setdefault(f.entity, []).append(f)
-        previous = last_by_name.get((f.entity, rel))
-        replaces = previous if previous and previous != f.checksum and action == "ingested" else None
-        rows.append((f, rel, action, replaces))
-
-    # Rows a killed run appended without recording their file (``ops.recovery`` listed
-    # them as orphaned): the file is delivered again, so its rows count from now on,
-    # without appending them twice.
+    deliveries = sort_deliveries(bronze_files.inspect_all(found.delivered, facts_of, problems), root, manifest)
+    new: dict[str, list[bronze_files.FileFacts]] = {}
     recovered: dict[str, list[str]] = {}
-    for entity, new in by_entity.items():
-        back = sorted({f.checksum for f in new if (entity, f.checksum) in orphans})
-        if back:
-            recovered[entity] = back
-            by_entity[entity] = [f for f in new if f.checksum not in back]
-            rows = [
-                (f, rel, "recovered" if f.entity == entity and f.checksum in back and a == "ingested" else a, rep)
-                for f, rel, a, rep in rows
-            ]
+    for d in deliveries:
+        if d.action == "ingested":
+            new.setdefault(d.facts.entity, []).append(d.facts)
+        elif d.action == "recovered":
+            recovered.setdefault(d.facts.entity, []).append(d.facts.checksum)
+    _append(ctx, record, new)
+    _record(ctx, record, deliveries, found.skipped)
+    return recovered
 
+
+def _append(ctx: RunContext, record: RunRecord, new: dict[str, list[bronze_files.FileFacts]]) -> None:
+    """Read and check every entity's new files, then append them, entity by entity."""
+    assert ctx.input_dir is not None
     staging = Path(tempfile.mkdtemp(prefix="receivables-staging-", dir=ctx.settings.staging_dir))
     try:
-        # Read and check every entity's new files before the first append, so a refused
-        # file leaves every table as it was.
+        # Every entity is read and checked before the first append, so a refused file
+        # leaves every table as it was.
         frames = {
             name: read_delivered(
-                ctx.spark, BY_NAME[name], new, ctx.input_dir, staging, ctx.run_id, ctx.as_of, ctx.started_at
+                ctx.spark, BY_NAME[name], files, ctx.input_dir, staging, ctx.run_id, ctx.as_of, ctx.started_at
             )
-            for name, new in sorted(by_entity.items(), key=lambda kv: ENTITY_ORDER[kv[0]]) if new
+            for name, files in sorted(new.items(), key=lambda kv: ENTITY_ORDER[kv[0]])
         }
         for each in ENTITIES:
             io.ensure_table(
                 ctx.spark, ctx.path("bronze", each.name), bronze_schema(each),
-                ctx.props("bronze") | _cdf(),
+                ctx.props("bronze") | {"delta.enableChangeDataFeed": "true"},
             )
-        for entity_name, df in frames.items():
-            path = ctx.path("bronze", entity_name)
-            with faults.during(f"bronze.{entity_name}", path):
+        for name, df in frames.items():
+            path = ctx.path("bronze", name)
+            with faults.during(f"bronze.{name}", path):
                 io.append(df, path)
-            faults.after(f"bronze.{entity_name}")
-            record.count(f"bronze.{entity_name}.rows_appended", sum(f.records for f in by_entity[entity_name]))
+            faults.after(f"bronze.{name}")
+            record.count(f"bronze.{name}.rows_appended", sum(f.records for f in new[name]))
     finally:
         ctx.spark.catalog.clearCache()
         shutil.rmtree(staging, ignore_errors=True)
 
-    # The manifest lists what reached bronze; skipped files are in the run log's inputs, so
-    # a night with nothing new makes no manifest commit.
-    manifest_rows = [
-        (f.entity, rel, f.checksum, f.size_bytes, f.records, f.multiline, f.has_bom,
-         action, replaces, ctx.run_id, ctx.as_of, ctx.started_at, f.modified_ns)
-        for f, rel, action, replaces in rows if action != "skipped_identical"
+
+def _record(
+    ctx: RunContext, record: RunRecord, deliveries: list[Delivery], skipped: list[bronze_files.SkippedFile]
+) -> None:
+    """The manifest rows of what reached bronze (one commit; none on a night with nothing
+    new), and every file, read or skipped, in the run log's inputs."""
+    rows = [
+        (d.facts.entity, d.rel, d.facts.checksum, d.facts.size_bytes, d.facts.records, d.facts.multiline,
+         d.facts.has_bom, d.action, d.replaces, ctx.run_id, ctx.as_of, ctx.started_at, d.facts.modified_ns)
+        for d in deliveries if d.action != "skipped_identical"
     ]
-    if manifest_rows:
+    if rows:
         # One file per night (a local list is split over the default parallelism).
-        rows_df = ctx.spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA).coalesce(1)
-        io.append(rows_df, manifest_path, ctx.props("ops"))
-    for f, rel, action, _ in rows:
-        record.inputs.append((f.entity, rel, f.checksum, f.records, action, None))
-        record.count(f"files.{action}", 1)
-        if f.blank_lines and action == "ingested":
-            record.count(f"bronze.{f.entity}.blank_lines", f.blank_lines)
-    for skipped in found.skipped:
-        record.inputs.append((None, skipped.rel, None, None, "skipped", skipped.reason))
+        frame = ctx.spark.createDataFrame(rows, MANIFEST_SCHEMA).coalesce(1)
+        io.append(frame, ctx.path("ops", "file_manifest"), ctx.props("ops"))
+    for d in deliveries:
+        record.inputs.append((d.facts.entity, d.rel, d.facts.checksum, d.facts.records, d.action, None))
+        record.count(f"files.{d.action}", 1)
+        if d.facts.blank_lines and d.action == "ingested":
+            record.count(f"bronze.{d.facts.entity}.blank_lines", d.facts.blank_lines)
+    for f in skipped:
+        record.inputs.append((None, f.rel, None, None, "skipped", f.reason))
         record.count("files.skipped", 1)
-    return recovered
-
-
-def _cdf() -> dict[str, str]:
-    return {"delta.enableChangeDataFeed": "true"}
