@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -275,7 +276,7 @@ def report(a, results: dict[str, Result], night_rows: dict[str, int], changes: i
         ratios.append(("(d)/(b) same night on 5× base", r["d"].seconds / r["b"].seconds, "≤ 1.3"))
     night = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in night_rows.items())
     lines = [
-        f"## Run of {dt.date.today()} — {a.invoices:,} invoices, night of {changes:,} changes",
+        f"Run of {dt.date.today()} — {a.invoices:,} invoices, night of {changes:,} changes",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, "
@@ -294,12 +295,25 @@ def report(a, results: dict[str, Result], night_rows: dict[str, int], changes: i
     text = "\n".join(lines)
     print("\n" + text)
     path = Path(a.report)
-    marker = "<!-- bench results: newest first -->"
-    old = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{marker}\n"
-    if marker not in old:
-        old += f"\n{marker}\n"
-    path.write_text(old.replace(marker, f"{marker}\n\n{text}"), encoding="utf-8")
-    print(f"written to {path}")
+    start, end = "<!-- bench results: latest -->", "<!-- end of latest results -->"
+    page = path.read_text(encoding="utf-8")
+    if start in page and end in page:
+        page = page[: page.index(start) + len(start)] + "\n" + text + "\n" + page[page.index(end):]
+        path.write_text(page, encoding="utf-8")
+        print(f"latest results written to {path}")
+    history = path.with_name("bench-history.jsonl")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    entry = {
+        "date": dt.date.today().isoformat(), "commit": commit.stdout.strip() or None,
+        "label": f"{a.invoices:,} invoices", "scope": f"{a.invoices:,} invoices, night of {changes:,} changes",
+        "cases": [
+            {"case": x.name, "seconds": round(x.seconds, 1), "peak_mb": round(x.peak_mb)} for x in results.values()
+        ],
+        "ratios": [{"ratio": name, "measured": round(value, 2), "target": target} for name, value, target in ratios],
+    }
+    with history.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    print(f"appended to {history}")
 
 
 if __name__ == "__main__":
