@@ -309,6 +309,44 @@ def merge_by_hash(
     return _merge(spark, source, path, key, delete_missing)
 
 
+def upsert_changed(
+    spark: SparkSession, source: DataFrame, path: str, key: Sequence[str], properties: dict[str, str] | None = None
+) -> MergeMetrics:
+    """Insert the source's new keys and rewrite the rows whose ``_row_hash`` differs; only
+    those rows reach the MERGE, and none at all makes no commit."""
+    return merge_by_hash(spark, source, path, key, properties=properties)
+
+
+def replace_scope(
+    spark: SparkSession, source: DataFrame, path: str, key: Sequence[str], scope: str,
+    properties: dict[str, str] | None = None,
+) -> MergeMetrics:
+    """Make the target rows matching the SQL condition ``scope`` (on ``t.*``; ``"true"``
+    for the whole table) exactly the source: upsert by hash, delete the keys it lacks."""
+    return merge_by_hash(spark, source, path, key, delete_missing=scope, properties=properties)
+
+
+def upsert_with_reage(
+    spark: SparkSession, changes: DataFrame, path: str, key: Sequence[str], *,
+    reage: tuple[Column, dict[str, Column]] | None, delete: str | None,
+    properties: dict[str, str] | None = None,
+) -> MergeMetrics:
+    """One MERGE of rows known to have changed (``changes``); target rows the source lacks
+    that match ``reage``'s condition get its new column values, and those matching the SQL
+    condition ``delete`` go. No commit when there is nothing to do."""
+    return merge_by_hash(
+        spark, changes, path, key, delete_missing=delete, properties=properties,
+        prefilter=False, skip_empty=True, update_unmatched=reage,
+    )
+
+
+def upsert_all(
+    spark: SparkSession, source: DataFrame, path: str, key: Sequence[str], properties: dict[str, str] | None = None
+) -> MergeMetrics:
+    """Upsert every source row (a small source known to hold changes: no pre-filter)."""
+    return merge_by_hash(spark, source, path, key, properties=properties, prefilter=False)
+
+
 _NEW = "_new_key"
 
 

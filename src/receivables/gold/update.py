@@ -100,9 +100,7 @@ def _update_aging(
     recomputed = aging.count()
     if ids is None:
         with faults.during("gold.invoice_aging", aging_path):
-            metrics = io.merge_by_hash(
-                spark, aging, aging_path, ["invoice_id"], delete_missing="true", properties=ctx.props("gold"),
-            )
+            metrics = io.replace_scope(spark, aging, aging_path, ["invoice_id"], "true", ctx.props("gold"))
         account_ids = None
     else:
         assert todo.last_as_of is not None
@@ -129,11 +127,10 @@ def _update_aging(
         # recomputed always differs (its days past due moved), so the rows re-aged in
         # place are exactly the moving ones the run did not touch.
         with faults.during("gold.invoice_aging", aging_path):
-            metrics = io.merge_by_hash(
-                spark, io.changed_rows(spark, aging, aging_path, ["invoice_id"]), aging_path,
-                ["invoice_id"], properties=ctx.props("gold"), prefilter=False, skip_empty=True,
-                update_unmatched=reaging,
-                delete_missing=f"t.invoice_id IN ({', '.join(map(str, gone))})" if gone else None,
+            metrics = io.upsert_with_reage(
+                spark, io.changed_rows(spark, aging, aging_path, ["invoice_id"]), aging_path, ["invoice_id"],
+                reage=reaging, delete=f"t.invoice_id IN ({', '.join(map(str, gone))})" if gone else None,
+                properties=ctx.props("gold"),
             )
     record.count("gold.invoice_aging.recomputed", recomputed)
     record.count("gold.invoice_aging.reaged", metrics.updated_unmatched)
@@ -159,10 +156,11 @@ def _update_accounts(ctx: RunContext, record: RunRecord, account_ids: list[int] 
         gone = sorted(set(account_ids) - {r[0] for r in rollup.select("account_id").collect()})
         if gone:
             delete_missing = f"t.account_id IN ({', '.join(str(a) for a in gone)})"
-    metrics = io.merge_by_hash(
-        spark, rollup, ctx.path("gold", "account_receivables"), ["account_id"],
-        delete_missing=delete_missing, properties=ctx.props("gold"),
-    )
+    path = ctx.path("gold", "account_receivables")
+    if delete_missing:
+        metrics = io.replace_scope(spark, rollup, path, ["account_id"], delete_missing, ctx.props("gold"))
+    else:
+        metrics = io.upsert_changed(spark, rollup, path, ["account_id"], ctx.props("gold"))
     record.count("gold.account_receivables.recomputed", rolled)
     record.merged("gold.account_receivables", metrics, rolled)
 

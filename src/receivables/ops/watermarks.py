@@ -39,4 +39,4 @@ def save(
     df = spark.createDataFrame(
         rows, "consumer string, source string, version long, run_id string, updated_at timestamp"
     ).withColumn("_row_hash", F.sha2(F.concat_ws("|", "version"), 256))
-    io.merge_by_hash(spark, df, path, KEY, properties=properties, prefilter=False)
+    io.upsert_all(spark, df, path, KEY, properties)

@@ -171,14 +171,12 @@ def _silver_entity(
         _record_statuses(record, name, counts)
         _quarantine(ctx, record, table, classified, counts)
         with faults.during(f"silver.{name}", ctx.path("silver", name)):
-            metrics = io.merge_by_hash(
-                ctx.spark,
-                accepted(classified, table, ctx.started_at),
-                ctx.path("silver", name),
-                table.key,
-                delete_missing=delete_missing,
-                properties=ctx.props("silver"),
-            )
+            rows_in = accepted(classified, table, ctx.started_at)
+            path = ctx.path("silver", name)
+            if delete_missing:
+                metrics = io.replace_scope(ctx.spark, rows_in, path, table.key, delete_missing, ctx.props("silver"))
+            else:
+                metrics = io.upsert_changed(ctx.spark, rows_in, path, table.key, ctx.props("silver"))
     finally:
         classified.unpersist()
     record.merged(f"silver.{name}", metrics, counts["accepted"])
@@ -202,9 +200,8 @@ def _silver_skus(ctx: RunContext, record: RunRecord, batch: DataFrame, scope: Sc
         history = skus.build_price_history(
             accepted(classified, table, ctx.started_at), ctx.started_at
         )
-        metrics = io.merge_by_hash(
-            ctx.spark, history, ctx.path("silver", "skus"), ["item_id", "valid_from"],
-            delete_missing="true", properties=ctx.props("silver"),
+        metrics = io.replace_scope(
+            ctx.spark, history, ctx.path("silver", "skus"), ["item_id", "valid_from"], "true", ctx.props("silver"),
         )
     finally:
         classified.unpersist()
