@@ -369,6 +369,11 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug (2026-12-01): after a real full disk the next run fails with DELTA_TABLE_NOT_FOUND on "
+    "ops/run_log (a log left by the failed write is still taken for a table)",
+)
 def test_a_run_that_fills_the_disk_fails_and_the_next_one_completes(spark, base_night, tmp_path, small_disk):
     mount, grow = small_disk
     out = mount / "out"
