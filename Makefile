@@ -43,8 +43,9 @@ $(JARS)/.verified: jars/pom.xml jars/SHA256SUMS
 run: ## process data/ into output/ (AS_OF=YYYY-MM-DD to pin the as-of date)
 	$(BIN)/receivables run --input-dir $(INPUT) --output-dir $(OUTPUT) $(AS_OF_FLAG)
 
-test: ## run the whole test suite (unit + end-to-end)
-	$(BIN)/pytest -q
+TEST_WORKERS ?= 2
+test: ## run the whole test suite (unit + end-to-end) in TEST_WORKERS processes (default 2), one test file each at a time
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: ## unit tests only
 	$(BIN)/pytest -q tests/unit

@@ -49,6 +49,20 @@ def uncommitted(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hpath)) and last_commit(spark, path) is None
 
 
+def set_aside(spark: SparkSession, path: str, stamp: str) -> str:
+    """Move a folder that holds no committed version (see ``uncommitted``) to a sibling
+    ``_<name>.uncommitted-<stamp>``, so the table can be created anew and nothing in the
+    folder is deleted. Returns the new path. Names starting with ``_`` are hidden from
+    Spark and Delta readers."""
+    jvm: Any = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path.rstrip("/"))
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    target = jvm.org.apache.hadoop.fs.Path(hpath.getParent(), f"_{hpath.getName()}.uncommitted-{stamp}")
+    if not fs.rename(hpath, target):
+        raise OSError(f"cannot move {path} aside to {target.toString()}")
+    return str(target.toString())
+
+
 def ensure_table(
     spark: SparkSession,
     path: str,

@@ -37,7 +37,7 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
         status, error = "succeeded", None
         found: dict[tuple[str, str], int] = {}
         try:
-            _note_uncommitted(ctx, record)
+            _set_aside_uncommitted(ctx, record)
             abandoned = recovery.find_abandoned(ctx, CATALOG)
             recovery.settle(ctx, abandoned, record)
             found = {t: io.version(ctx.spark, ctx.path(*t)) for t in PUBLISHED}
@@ -65,14 +65,19 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
     return result
 
 
-def _note_uncommitted(ctx: RunContext, record: RunRecord) -> None:
-    """Name every table folder that holds no committed version (``io.is_table``)."""
+def _set_aside_uncommitted(ctx: RunContext, record: RunRecord) -> None:
+    """Move every table folder that holds no committed version (``io.uncommitted``: a
+    first write that died, e.g. on a full disk) out of the way, and say so in the run's
+    notes; the run then creates that table anew."""
+    stamp = ctx.started_at.strftime("%Y%m%dT%H%M%S")
     for layer, names in CATALOG.items():
         for name in names:
-            if io.uncommitted(ctx.spark, ctx.path(layer, name)):
+            path = ctx.path(layer, name)
+            if io.uncommitted(ctx.spark, path):
+                moved = io.set_aside(ctx.spark, path, stamp)
                 record.notes.append(
                     f"{layer}.{name} has files but no committed version (a write that did not "
-                    "finish, e.g. on a full disk); treated as absent and written anew"
+                    f"finish, e.g. on a full disk); moved to {moved} and written anew"
                 )
 
 
