@@ -44,8 +44,8 @@ run: ## process data/ into output/ (AS_OF=YYYY-MM-DD to pin the as-of date)
 	$(BIN)/receivables run --input-dir $(INPUT) --output-dir $(OUTPUT) $(AS_OF_FLAG)
 
 TEST_WORKERS ?= 2
-test: ## run the whole test suite (unit + end-to-end) in TEST_WORKERS processes (default 2), one test file each at a time
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
+test: ## run the whole test suite (unit + end-to-end) in TEST_WORKERS processes (default 2)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-unit: ## unit tests only
 	$(BIN)/pytest -q tests/unit

@@ -12,6 +12,17 @@ ROOT = Path(__file__).resolve().parents[2]
 TEST_CONF = str(ROOT / "conf" / "test.yaml")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``make test`` (pytest-xdist, ``--dist loadgroup``) each end-to-end module runs
+    on one worker, so its module-scoped fixtures are built once; the modules that use the
+    session's ``nights`` fixture share a worker, so it too is built once."""
+    e2e = [i for i in items if i.nodeid.startswith("tests/e2e/")]
+    with_nights = {i.nodeid.split("::")[0] for i in e2e if "nights" in getattr(i, "fixturenames", ())}
+    for item in e2e:
+        module = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("nights" if module in with_nights else module))
+
+
 def run_cli(*args: str) -> int:
     """The CLI in-process (it reuses the suite's Spark session)."""
     return main([*args, "--conf", TEST_CONF])

@@ -92,14 +92,14 @@ def scene(spark, tmp_path_factory):
 
 
 
-# Each night-2 attempt dies one stage later than the one before; every attempt must first
-# finish what the previous one left, so the layers before its own kill point already equal
-# an uninterrupted night 2.
+# Each night-2 attempt is SIGKILLed in the middle of a write (its data files written, its
+# commit not), one stage later than the one before; every attempt must first finish what
+# the previous one left, so the layers before its own kill point already equal an
+# uninterrupted night 2. A kill after each single commit of a night is covered in process
+# (tests/e2e/test_kills_and_disks.py); these are the real process deaths, JVM included.
 FAULTS = [
     ("during:bronze.invoice_line_items", "bronze", "invoice_line_items", []),
-    ("during:silver.invoices", "silver", "invoices", ["bronze."]),
     ("during:gold.invoice_aging", "gold", "invoice_aging", ["bronze.", "silver.", "ops.file_manifest"]),
-    ("after:gold", None, None, ["bronze.", "silver.", "ops.file_manifest", "gold."]),
 ]
 
 
@@ -144,8 +144,9 @@ def test_killed_runs_converge_and_a_concurrent_start_exits_at_once(spark, scene)
     assert state(spark, out) == expected  # no row duplicated or lost anywhere
     log = io.read(spark, str(out / "ops" / "run_log"))
     statuses = sorted(r.status for r in log.collect())
-    # night 1, the four killed attempts (each had committed something), the finishing run
-    assert statuses == ["abandoned"] * 4 + ["succeeded"] * 2, statuses
+    # night 1, the two killed attempts (each had committed something), the finishing run
+    assert statuses == ["abandoned"] * 2 + ["succeeded"] * 2, statuses
     abandoned = log.filter(F.col("status") == "abandoned")
-    gold_touching = abandoned.filter(F.col("table_versions")["gold.invoice_aging"].isNotNull())
-    assert gold_touching.count() == 1  # only the attempt killed after gold had committed to gold
+    # the second attempt committed silver, then died inside gold's first MERGE
+    assert abandoned.filter(F.col("table_versions")["silver.invoices"].isNotNull()).count() == 1
+    assert abandoned.filter(F.col("table_versions")["gold.invoice_aging"].isNotNull()).count() == 0
