@@ -23,7 +23,7 @@ __all__ = ["base_night"]  # the module's fixture
 # ------------------------------------------------------- killed after any commit
 
 
-def test_runs_killed_after_their_first_second_third_commit_converge_to_the_uninterruptedrun_night(
+def test_runs_killed_after_their_first_second_third_commit_converge_to_the_uninterrupted_run(
     spark, base_night, tmp_path, monkeypatch
 ):
     """Attempt k of the night dies right after its k-th Delta commit, on the output the

@@ -172,7 +172,7 @@ def test_a_failed_control_leaves_gold_and_watermarks_as_they_were(spark, base_ni
 # ------------------------------------------------------------- no row blocks nights
 
 
-def test_values_whose_products_cannot_fit_are_quarantined_and_later_nightsrun_night(spark, base_night, tmp_path):
+def test_values_whose_products_cannot_fit_are_quarantined_and_later_nights_run(spark, base_night, tmp_path):
     data, out = copy_night(base_night, tmp_path)
     write_files(data, {
         "skus/big.csv": "item_id,item_name,item_description,item_cost_price,item_retail_price\n"
