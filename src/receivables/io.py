@@ -36,16 +36,22 @@ def is_table(spark: SparkSession, path: str) -> bool:
     """A Delta table with at least one committed version at ``path``.
 
     A folder whose ``_delta_log`` holds no commit (a first write that died, e.g. on a full
-    disk) is no table: it is created again rather than read.
+    disk) is no table. Delta's own create would still take it for one, so a run first moves
+    such a folder aside (``set_aside``) and then creates the table anew.
     """
     return last_commit(spark, path) is not None
 
 
+def _hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """``path`` as a Hadoop ``Path`` and the ``FileSystem`` that holds it (any URI)."""
+    jvm: Any = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path.rstrip("/"))
+    return hpath.getFileSystem(spark._jsc.hadoopConfiguration()), hpath
+
+
 def uncommitted(spark: SparkSession, path: str) -> bool:
     """``path`` exists but holds no committed Delta version (see ``is_table``)."""
-    jvm: Any = spark._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hpath = _hadoop_path(spark, path)
     return bool(fs.exists(hpath)) and last_commit(spark, path) is None
 
 
@@ -54,9 +60,8 @@ def set_aside(spark: SparkSession, path: str, stamp: str) -> str:
     ``_<name>.uncommitted-<stamp>``, so the table can be created anew and nothing in the
     folder is deleted. Returns the new path. Names starting with ``_`` are hidden from
     Spark and Delta readers."""
+    fs, hpath = _hadoop_path(spark, path)
     jvm: Any = spark._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path.rstrip("/"))
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
     target = jvm.org.apache.hadoop.fs.Path(hpath.getParent(), f"_{hpath.getName()}.uncommitted-{stamp}")
     if not fs.rename(hpath, target):
         raise OSError(f"cannot move {path} aside to {target.toString()}")
@@ -119,8 +124,7 @@ def last_commit(spark: SparkSession, path: str) -> Commit | None:
     """
     jvm: Any = spark._jvm
     hpath = jvm.org.apache.hadoop.fs.Path
-    log = hpath(f"{path.rstrip('/')}/_delta_log")
-    fs = log.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, log = _hadoop_path(spark, f"{path.rstrip('/')}/_delta_log")
 
     def text(name: str) -> str:
         stream = fs.open(hpath(log, name))
