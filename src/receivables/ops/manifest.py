@@ -9,7 +9,11 @@ stay out of silver until the file is delivered again). Silver reads only bronze 
 
 from __future__ import annotations
 
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DateType, LongType, StringType, StructField, StructType, TimestampType
+
+from receivables import io
 
 COUNTED = ("ingested", "recovered")  # actions whose bronze rows reach silver
 ORPHANED = "orphaned"
@@ -33,3 +37,17 @@ MANIFEST_SCHEMA = StructType(
         StructField("modified_ns", LongType(), True),
     ]
 )
+
+
+def counted_checksums(spark: SparkSession, path: str) -> dict[str, list[str]]:
+    """Entity → checksums of its ``COUNTED`` files (no entry when the manifest is absent)."""
+    if not io.is_table(spark, path):
+        return {}
+    rows = (
+        io.read(spark, path).filter(F.col("action").isin(*COUNTED))
+        .select("entity", "checksum").distinct().collect()
+    )
+    counted: dict[str, list[str]] = {}
+    for row in rows:
+        counted.setdefault(row["entity"], []).append(row["checksum"])
+    return {entity: sorted(sums) for entity, sums in counted.items()}

@@ -11,8 +11,7 @@ from pyspark.sql import functions as F
 
 from receivables import io
 from receivables.entities import ENTITIES, INVOICES, SKUS
-from receivables.ops import conservation, faults
-from receivables.ops.manifest import COUNTED
+from receivables.ops import conservation, faults, manifest
 from receivables.ops.run_log import RunRecord
 from receivables.run import RunContext, Scope
 from receivables.silver import accounts, invoice_line_items, invoices, payments, skus
@@ -44,35 +43,42 @@ class BronzeBatch:
     whole: bool  # all of bronze (a first build or a full rebuild): classified split
 
 
-def _bronze(ctx: RunContext, entity: str, rows: DataFrame | None = None) -> DataFrame:
+@dataclass(frozen=True)
+class Bronze:
     """Bronze rows that count: those of files ``ops.file_manifest`` records as ingested.
 
     A run writes the manifest after every bronze append has succeeded, so rows a killed or
     failed run appended stay out of silver until their file is delivered again (then it is
     recorded ``recovered``); a file refused at any later check never reaches silver.
+
+    The manifest is read once per run (``read``); each read of bronze is then a filter on
+    the checksums it lists, not a join with the manifest table.
     """
-    rows = rows if rows is not None else io.read(ctx.spark, ctx.path("bronze", entity))
-    manifest_path = ctx.path("ops", "file_manifest")
-    if not io.is_table(ctx.spark, manifest_path):
-        return rows.limit(0)
-    files = (
-        io.read(ctx.spark, manifest_path)
-        .filter((F.col("entity") == entity) & F.col("action").isin(*COUNTED))
-        .select(F.col("checksum").alias("_file_checksum")).distinct()
-    )
-    return rows.join(F.broadcast(files), "_file_checksum", "left_semi")
+
+    ctx: RunContext
+    counted: dict[str, list[str]]  # entity → checksums of its COUNTED files
+
+    @classmethod
+    def read(cls, ctx: RunContext) -> Bronze:
+        return cls(ctx, manifest.counted_checksums(ctx.spark, ctx.path("ops", "file_manifest")))
+
+    def rows(self, entity: str, rows: DataFrame | None = None) -> DataFrame:
+        """The counted rows of ``rows`` (all of the entity's bronze table by default)."""
+        rows = rows if rows is not None else io.read(self.ctx.spark, self.ctx.path("bronze", entity))
+        return rows.filter(F.col("_file_checksum").isin(self.counted.get(entity, [])))
 
 
 def _bronze_batch(
-    ctx: RunContext, entity: str, marks: dict[tuple[str, str], int], scope: Scope, recovered: Sequence[str] = ()
+    bronze: Bronze, entity: str, marks: dict[tuple[str, str], int], scope: Scope, recovered: Sequence[str] = ()
 ) -> BronzeBatch:
     """The bronze rows silver has not read: the Change Data Feed after silver's watermark,
     plus the rows of files recovered in this run (appended by a killed run, maybe before
     the watermark)."""
+    ctx = bronze.ctx
     path = ctx.path("bronze", entity)
     latest = io.version(ctx.spark, path)
     if scope.full or scope.ranged:
-        return BronzeBatch(_bronze(ctx, entity), latest, whole=scope.full)
+        return BronzeBatch(bronze.rows(entity), latest, whole=scope.full)
     after = marks.get((f"silver.{entity}", f"bronze.{entity}"), -1)
     feed = io.changes(ctx.spark, path, after)
     if feed is None and not recovered:
@@ -85,7 +91,7 @@ def _bronze_batch(
     if recovered:
         again = io.read(ctx.spark, path).filter(F.col("_file_checksum").isin(list(recovered)))
         rows = again if rows is None else rows.unionByName(again)
-    return BronzeBatch(_bronze(ctx, entity, rows), latest, whole=after < 0)
+    return BronzeBatch(bronze.rows(entity, rows), latest, whole=after < 0)
 
 
 def update_silver(
@@ -98,15 +104,16 @@ def update_silver(
     saves them with its own in one commit.
     """
     moved: dict[tuple[str, str], int] = {}
+    bronze = Bronze.read(ctx)
     for entity in ENTITIES:
         name = entity.name
-        batch = _bronze_batch(ctx, name, marks, scope, (recovered or {}).get(name, ()))
+        batch = _bronze_batch(bronze, name, marks, scope, (recovered or {}).get(name, ()))
         if batch.rows is None:
             continue
         if name == SKUS.name:
-            _silver_skus(ctx, record, batch.rows, scope)
+            _silver_skus(bronze, record, batch.rows, scope)
         else:
-            _silver_entity(ctx, record, SILVER_TABLES[name], batch.rows, scope, split=batch.whole)
+            _silver_entity(bronze, record, SILVER_TABLES[name], batch.rows, scope, split=batch.whole)
         if marks.get((f"silver.{name}", f"bronze.{name}")) != batch.version:
             moved[(f"silver.{name}", f"bronze.{name}")] = batch.version
     return moved
@@ -133,11 +140,12 @@ def _quarantine(
     record.count(f"silver.{table.entity.name}.quarantine_inserted", inserted)
 
 
-def _ranged_invoice_ids(ctx: RunContext, scope: Scope) -> DataFrame:
+def _ranged_invoice_ids(bronze: Bronze, scope: Scope) -> DataFrame:
     """Invoice ids with date_issued in the range, in bronze (as delivered) or in silver."""
+    ctx = bronze.ctx
     lo, hi = F.lit(scope.issued_from), F.lit(scope.issued_to)
-    bronze = typed(_bronze(ctx, INVOICES.name), invoices.TABLE)
-    ids = bronze.filter(F.col("date_issued").between(lo, hi)).select("invoice_id")
+    delivered = typed(bronze.rows(INVOICES.name), invoices.TABLE)
+    ids = delivered.filter(F.col("date_issued").between(lo, hi)).select("invoice_id")
     silver_path = ctx.path("silver", "invoices")
     if io.is_table(ctx.spark, silver_path):
         ids = ids.unionByName(
@@ -147,17 +155,18 @@ def _ranged_invoice_ids(ctx: RunContext, scope: Scope) -> DataFrame:
 
 
 def _silver_entity(
-    ctx: RunContext, record: RunRecord, table: SilverTable, batch: DataFrame, scope: Scope,
+    bronze: Bronze, record: RunRecord, table: SilverTable, batch: DataFrame, scope: Scope,
     split: bool = False,
 ) -> None:
     """Classify one entity's batch, check conservation, quarantine, MERGE. ``split``
     classifies keys delivered once without the window (big batches: see ``classify``)."""
+    ctx = bronze.ctx
     name = table.entity.name
     rows = typed(batch, table)
     delete_missing = "true" if scope.full else None
     if scope.ranged:
         if name in ("invoices", "invoice_line_items", "payments"):
-            ids = _ranged_invoice_ids(ctx, scope)
+            ids = _ranged_invoice_ids(bronze, scope)
             rows = rows.join(F.broadcast(ids), "invoice_id", "left_semi")
             if name == "invoices":
                 delete_missing = (
@@ -182,13 +191,14 @@ def _silver_entity(
     record.merged(f"silver.{name}", metrics, counts["accepted"])
 
 
-def _silver_skus(ctx: RunContext, record: RunRecord, batch: DataFrame, scope: Scope) -> None:
+def _silver_skus(bronze: Bronze, record: RunRecord, batch: DataFrame, scope: Scope) -> None:
     """SKU price history is re-derived from all bronze SKU rows (a small dimension)."""
     if scope.ranged:
         return
+    ctx = bronze.ctx
     table = skus.TABLE
     batch_files = [r[0] for r in batch.select("_file_checksum").distinct().collect()]
-    everything = _bronze(ctx, SKUS.name)
+    everything = bronze.rows(SKUS.name)
     classified = classify(typed(everything, table), table, partition=["_as_of_date"]).persist()
     try:
         in_batch = classified.filter(F.col("_file_checksum").isin(batch_files))
