@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 JARS := .jars
 INPUT ?= data
 OUTPUT ?= output
-AS_OF ?=
+# The shipped sample's own business date (its invoices run to 2024-12-30): `make run` ages
+# the sample as of that day. Another INPUT is aged as of today unless AS_OF is given.
+SAMPLE_AS_OF := 2024-12-31
+AS_OF ?= $(if $(filter data,$(INPUT)),$(SAMPLE_AS_OF),)
 AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
 
 .DEFAULT_GOAL := help
@@ -15,13 +18,12 @@ AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: check-tools $(BIN)/receivables jars ## create .venv, install the package, fetch Delta jars (once)
+setup: check-tools $(BIN)/receivables jars ## create .venv, install the package, fetch Delta's jars (once)
 	@echo "setup complete: $(BIN)/receivables and $(JARS)/ are ready; later runs work offline"
 
 check-tools:
 	@command -v java >/dev/null || { echo "setup: Java 17+ is required (java not found on PATH); install a JDK 17, e.g. apt-get install openjdk-17-jdk-headless"; exit 1; }
 	@v=$$(java -version 2>&1 | awk -F'"' '/version/ {print $$2}' | cut -d. -f1); [ "$$v" -ge 17 ] 2>/dev/null || { echo "setup: Java 17+ is required, found Java $$v"; exit 1; }
-	@command -v mvn >/dev/null || { echo "setup: Maven is required to fetch Delta's jars (mvn not found on PATH); install it, e.g. apt-get install maven"; exit 1; }
 	@command -v $(PY) >/dev/null || { echo "setup: Python 3.11 is required ($(PY) not found on PATH)"; exit 1; }
 
 $(BIN)/receivables: pyproject.toml
@@ -30,17 +32,13 @@ $(BIN)/receivables: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-jars: $(JARS)/.verified ## fetch Delta's jars from Maven Central into .jars/ and verify checksums
+jars: $(JARS)/.verified ## Delta's jars into ~/.m2 (fetched from Maven Central unless there) and .jars/, checksums verified
 
-$(JARS)/.verified: jars/pom.xml jars/SHA256SUMS
-	rm -rf $(JARS) && mkdir -p $(JARS)
-	mvn -q -B --strict-checksums -f jars/pom.xml dependency:copy-dependencies \
-	    -DincludeScope=runtime -DincludeGroupIds=io.delta,io.unitycatalog \
-	    -DoutputDirectory=$(CURDIR)/$(JARS)
-	cd $(JARS) && sha256sum --quiet -c ../jars/SHA256SUMS
+$(JARS)/.verified: $(BIN)/receivables src/receivables/jars.py
+	$(BIN)/receivables setup-jars --dest $(JARS)
 	@touch $@
 
-run: ## process data/ into output/ (AS_OF=YYYY-MM-DD to pin the as-of date)
+run: ## process data/ into output/ (the sample as of its own date 2024-12-31; AS_OF=YYYY-MM-DD to choose)
 	$(BIN)/receivables run --input-dir $(INPUT) --output-dir $(OUTPUT) $(AS_OF_FLAG)
 
 TEST_WORKERS ?= 2
@@ -78,7 +76,7 @@ demo: ## simulate four nights on generated data and print the run log
 	$(BIN)/python -m receivables.demo
 
 generate: ## regenerate the shipped sample in data/ (deterministic)
-	$(BIN)/receivables generate --out-dir $(INPUT) --invoices 10000 --seed 7
+	$(BIN)/receivables generate --dest $(INPUT) --invoices 10000 --seed 7
 
 lint: ## ruff on src and tests, mypy --strict on src (import cycles: tests/unit/test_layout.py)
 	$(BIN)/ruff check src tests

@@ -108,7 +108,7 @@ def reference(mode: str, *args: str, conf: str) -> list[str]:
 
 def generate(folder: Path, invoices: int) -> None:
     """The project's generator, as every bench script draws its base extract."""
-    subprocess.run([PY, "-m", "receivables.cli", "generate", "--out-dir", str(folder), "--invoices", str(invoices),
+    subprocess.run([PY, "-m", "receivables.cli", "generate", "--dest", str(folder), "--invoices", str(invoices),
                     "--accounts", str(max(invoices // 50, 200)), "--skus", "1000", "--seed", "7"], check=True,
                    cwd=ROOT, stdout=subprocess.DEVNULL)
 

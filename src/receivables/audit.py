@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import TimestampType
+from pyspark.sql.types import NumericType, TimestampType
 
 from receivables import io
 from receivables.errors import ReceivablesError
@@ -130,13 +131,47 @@ def run_history(spark: SparkSession, output_dir: str) -> DataFrame:
     ).orderBy("started_at")
 
 
+def run_counters(spark: SparkSession, output_dir: str, run_id: str) -> DataFrame:
+    """One run's every counter, control total and table version, one per row, by name."""
+    log = io.read(spark, io.table_path(output_dir, "ops", "run_log")).filter(F.col("run_id") == run_id)
+    if log.isEmpty():
+        raise ReceivablesError(f"no run {run_id} in ops.run_log; `receivables history` lists runs")
+    counts = log.select(F.lit("count").alias("kind"), F.explode("counts").alias("name", "value"))
+    totals = log.select(F.lit("control total").alias("kind"), F.explode("control_totals").alias("name", "value"))
+    versions = log.select(F.lit("table version").alias("kind"), F.explode("table_versions").alias("name", "value"))
+    return (
+        counts.select("kind", "name", F.format_number(F.col("value"), 0).alias("value"))
+        .unionByName(totals.select("kind", "name", F.format_number(F.col("value"), 2).alias("value")))
+        .unionByName(versions.select("kind", "name", F.col("value").cast("string").alias("value")))
+        .orderBy("kind", "name")
+    )
+
+
+def sorted_by_key(df: DataFrame, table: str) -> DataFrame:
+    """Rows in the table's key order (``catalog.SORT_KEYS``), else by the first column."""
+    from receivables.catalog import SORT_KEYS
+
+    key = [c for c in SORT_KEYS.get(table, ()) if c in df.columns] or df.columns[:1]
+    return df.orderBy(*key)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:,.{max(0, -value.as_tuple().exponent)}f}"  # type: ignore[operator]
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str, sort_keys=True)
+    return str(value)
+
+
 def emit(df: DataFrame, fmt: str, limit: int | None = None) -> None:
-    """Print rows as a table, CSV or JSON lines."""
+    """Print rows as an aligned table (numbers right-aligned, decimal amounts with
+    thousands separators; ids as they are), CSV or JSON lines, in the frame's order."""
     if limit:
         df = df.limit(limit)
-    if fmt == "table":
-        df.show(limit or 1000, truncate=False)
-        return
     # Timestamps are rendered by Spark in the session time zone (UTC), as ``show`` does;
     # collected to Python they would turn into the local time of this machine.
     df = df.select(*[F.col(f.name).cast("string") if isinstance(f.dataType, TimestampType) else F.col(f.name)
@@ -146,10 +181,25 @@ def emit(df: DataFrame, fmt: str, limit: int | None = None) -> None:
         for r in rows:
             print(json.dumps(r.asDict(recursive=True), default=str))
         return
-    import csv
-    import sys
+    if fmt == "csv":
+        import csv
+        import sys
 
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(df.columns)
-    for r in rows:
-        writer.writerow(["" if v is None else v for v in r])
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(df.columns)
+        for r in rows:
+            writer.writerow(["" if v is None else v for v in r])
+        return
+    numeric = [isinstance(f.dataType, NumericType) for f in df.schema.fields]
+    cells = [[_cell(v) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(df.columns)]
+
+    def line(values: list[str]) -> str:
+        padded = (v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))
+        return "  ".join(padded).rstrip()
+
+    print(line(list(df.columns)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print(line(row))
+    print(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")

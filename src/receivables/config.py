@@ -9,12 +9,70 @@ from typing import Any
 
 import yaml
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONF = PACKAGE_ROOT / "conf" / "base.yaml"
+DEFAULT_CONF = Path(__file__).resolve().parent / "conf" / "base.yaml"
+LOG4J_CONF = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
 
 
 class ConfigError(ValueError):
     """A configuration file is missing or malformed."""
+
+
+Scalar = (str, int, float, bool)
+# Every key a configuration file may hold, with the type its value must have. A mapping
+# of str → scalar (Spark conf, table properties) is written ``dict``.
+SCHEMA: dict[str, dict[str, Any]] = {
+    "spark": {"app_name": str, "master": str, "jars_dir": (str, type(None)), "conf": dict},
+    "pipeline": {
+        "default_payment_terms_days": int, "timezone": str, "reread_unchanged_files": bool,
+        "staging_dir": (str, type(None)),
+    },
+    "tables": {"bronze": dict, "silver": dict, "gold": dict, "ops": dict, "common": dict},
+    "audit": {"window_days": int},
+}
+
+
+def _type_name(kind: Any) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "text", int: "a whole number", bool: "true or false", dict: "a mapping", type(None): "empty"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def validate(raw: dict[str, Any], source: str) -> None:
+    """Refuse unknown keys and values of the wrong type, naming the key and ``source``."""
+    for section, value in raw.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"{source}: unknown section '{section}' (known: {', '.join(SCHEMA)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{section}' must be a mapping of keys, got {value!r}")
+        for key, item in value.items():
+            kind = SCHEMA[section].get(key)
+            if kind is None:
+                raise ConfigError(
+                    f"{source}: unknown key '{section}.{key}' (known in {section}: {', '.join(SCHEMA[section])})"
+                )
+            if isinstance(item, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+                ok = False  # YAML true is no number
+            else:
+                ok = item is None and kind is dict or isinstance(item, kind)
+            if not ok:
+                raise ConfigError(f"{source}: '{section}.{key}' must be {_type_name(kind)}, got {item!r}")
+            if kind is dict and item:
+                for k, v in item.items():
+                    if not isinstance(v, Scalar):
+                        raise ConfigError(f"{source}: '{section}.{key}.{k}' must be a single value, got {v!r}")
+    zone = (raw.get("pipeline") or {}).get("timezone")
+    if zone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{source}: 'pipeline.timezone' {zone!r} is not a time zone (e.g. UTC, Europe/Paris)"
+            ) from None
+    window = (raw.get("audit") or {}).get("window_days")
+    if window is not None and window < 1:
+        raise ConfigError(f"{source}: 'audit.window_days' must be at least 1, got {window}")
 
 
 @dataclass(frozen=True)
@@ -58,26 +116,40 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"configuration file {path} does not exist")
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise ConfigError(f"configuration file {path} must hold a mapping at the top level")
     return data
 
 
-def load_settings(*extra: str | Path | None) -> Settings:
-    """Load conf/base.yaml, then deep-merge each extra file given (later wins)."""
+def effective(*extra: str | Path | None) -> dict[str, Any]:
+    """The packaged defaults with each extra file deep-merged over them (later wins),
+    every file validated (``validate``)."""
     raw = _read_yaml(DEFAULT_CONF)
+    validate(raw, str(DEFAULT_CONF))
     for path in extra:
         if path:
-            raw = _deep_merge(raw, _read_yaml(Path(path)))
+            over = _read_yaml(Path(path))
+            validate(over, str(path))
+            raw = _deep_merge(raw, over)
+    return raw
+
+
+def load_settings(*extra: str | Path | None) -> Settings:
+    """Load the packaged defaults (``conf/base.yaml`` in the package), then deep-merge each
+    extra file given (later wins)."""
+    raw = effective(*extra)
     try:
         spark = raw["spark"]
         pipeline = raw["pipeline"]
         return Settings(
             app_name=str(spark["app_name"]),
             master=str(spark["master"]),
-            jars_dir=str(spark["jars_dir"]),
+            jars_dir=str(spark["jars_dir"]) if spark.get("jars_dir") else "",
             spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
             default_terms_days=int(pipeline["default_payment_terms_days"]),
             timezone=str(pipeline["timezone"]),

@@ -12,10 +12,11 @@ from pyspark.sql import functions as F
 from receivables import io
 from receivables.bronze.update import ingest_bronze
 from receivables.catalog import CATALOG, PUBLISHED
-from receivables.errors import ReceivablesError
+from receivables.errors import InputFileError, InputFilesError, MissingInputError, ReceivablesError
 from receivables.gold.update import update_gold
 from receivables.ops import controls, faults, recovery, watermarks
 from receivables.ops.run_log import RunRecord
+from receivables.progress import Steps
 from receivables.run import RunContext, RunResult, Scope
 from receivables.silver.update import update_silver
 
@@ -31,25 +32,36 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
     so readers never see the gold of a failed run.
     """
     scope = scope or Scope()
-    record = RunRecord(ctx.run_id, ctx.command, ctx.as_of, ctx.started_at)
+    record = RunRecord(ctx.run_id, ctx.command, ctx.as_of, ctx.started_at, steps=Steps(emit=ctx.on_step))
     faults.start_run()
     with io.tagged_commits(ctx.spark, ctx.run_id, as_of=ctx.as_of.isoformat(), command=ctx.command):
-        status, error = "succeeded", None
+        status, error, rejected = "succeeded", None, False
         found: dict[tuple[str, str], int] = {}
         try:
-            _set_aside_uncommitted(ctx, record)
-            abandoned = recovery.find_abandoned(ctx, CATALOG)
-            recovery.settle(ctx, abandoned, record)
-            found = {t: io.version(ctx.spark, ctx.path(*t)) for t in PUBLISHED}
-            recovered = ingest_bronze(ctx, record) if ctx.input_dir is not None else {}
+            with record.step("recovery"):
+                _set_aside_uncommitted(ctx, record)
+                abandoned = recovery.find_abandoned(ctx, CATALOG)
+                recovery.settle(ctx, abandoned, record)
+                found = {t: io.version(ctx.spark, ctx.path(*t)) for t in PUBLISHED}
+            recovered: dict[str, list[str]] = {}
+            if ctx.input_dir is None:
+                record.skip("bronze", f"no files read ({ctx.command})")
+            else:
+                with record.step("bronze"):
+                    recovered = ingest_bronze(ctx, record)
             marks = watermarks.read_all(ctx.spark, ctx.path("ops", "watermarks"))
             silver_marks = update_silver(ctx, record, scope, marks, recovered)
             update_gold(ctx, record, scope, marks, silver_marks,
                         rebuild=any(r.touched_gold for r in abandoned))
             faults.after("gold")
-            controls.reconcile(ctx, record)
+            with record.step("controls") as said:
+                said.append(controls.reconcile(ctx, record))
+            stale = controls.staleness(ctx.as_of, record)
+            if stale:
+                record.notes.append(stale)
         except ReceivablesError as exc:
             status, error = "failed", str(exc) + _unpublish(ctx, record, found)
+            rejected = isinstance(exc, (InputFileError, InputFilesError, MissingInputError))
         except Exception as exc:  # recorded, then re-raised for the caller to report
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             try:
@@ -59,7 +71,7 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
                 exc.add_note(f"the failed run could not be logged either: {type(again).__name__}")
             raise
         _write_run_log(ctx, record, status, error)
-    result = RunResult(record, status, error)
+    result = RunResult(record, status, error, input_rejected=rejected)
     if status == "succeeded":
         result.summary = controls.summary(record)
     return result

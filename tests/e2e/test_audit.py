@@ -84,7 +84,7 @@ def test_report_for_a_past_run_writes_escaped_csv_and_html(spark, nights, tmp_pa
     out = str(nights["out"])
     run = nights["night1_run"]
     dest = tmp_path / "report"
-    assert run_cli("report", "--output-dir", out, "--run", run.run_id, "--out", str(dest)) == 0
+    assert run_cli("report", "--output-dir", out, "--run", run.run_id, "--dest", str(dest)) == 0
     with (dest / "aging_report.csv").open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     night1_open = {}

@@ -22,6 +22,6 @@ def test_second_run_on_a_locked_output_exits_with_a_clear_message(sample_copy, t
         code = run_cli("run", "--input-dir", str(sample_copy), "--output-dir", str(out), "--as-of", "2024-12-31")
     finally:
         os.close(fd)
-    assert code == 2
+    assert code == 4  # the documented exit code of a locked output
     assert "another run holds the lock" in capsys.readouterr().err
     assert not (out / "bronze").exists()  # nothing was written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -95,6 +96,8 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
     manifest = read_manifest(ctx)
 
     def facts_of(d: bronze_files.DeliveredFile) -> bronze_files.FileFacts:
+        if os.fspath(d.path) in ctx.inspected:
+            return ctx.inspected[os.fspath(d.path)]
         rel = str(d.path.resolve().relative_to(root))
         return bronze_files.facts_for(d, rel, manifest.recorded, ctx.settings.reread_unchanged_files)
 

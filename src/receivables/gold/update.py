@@ -62,15 +62,25 @@ def update_gold(
     if todo.unchanged:
         for table in ("invoice_aging", "account_receivables"):
             record.count(f"gold.{table}.recomputed", 0)
+        record.skip("gold.invoice_aging", "up to date (silver and as-of unchanged)")
+        with record.step("gold.account_receivables") as said:
+            said.append("up to date; snapshot for this run")
+            _snapshot_accounts(ctx, record)
     else:
-        try:
-            account_ids = _update_aging(ctx, record, scope, marks, todo)
-            _update_accounts(ctx, record, account_ids)
-        finally:
-            ctx.spark.catalog.clearCache()
+        with record.step("gold.invoice_aging"):
+            try:
+                account_ids = _update_aging(ctx, record, scope, marks, todo)
+            except BaseException:
+                ctx.spark.catalog.clearCache()
+                raise
+        with record.step("gold.account_receivables"):
+            try:
+                _update_accounts(ctx, record, account_ids)
+            finally:
+                ctx.spark.catalog.clearCache()
+            _snapshot_accounts(ctx, record)
         gold_marks = {("gold", k): v for k, v in {**todo.sources, "as_of_date": ctx.as_of.toordinal()}.items()}
         moved |= {k: v for k, v in gold_marks.items() if marks.get(k) != v}
-    _snapshot_accounts(ctx, record)
     watermarks.save(ctx.spark, ctx.path("ops", "watermarks"), moved, ctx.run_id, ctx.started_at, ctx.props("ops"))
 
 

@@ -6,6 +6,7 @@ compared with gold, so drift in any incremental path fails the run instead of hi
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -86,14 +87,15 @@ def _reuse(ctx: RunContext, record: RunRecord) -> bool:
     return True
 
 
-def reconcile(ctx: RunContext, record: RunRecord) -> None:
-    """Fill the run's control totals and fail the run if silver and gold disagree.
+def reconcile(ctx: RunContext, record: RunRecord) -> str:
+    """Fill the run's control totals and fail the run if silver and gold disagree; returns
+    what it did, in a few words.
 
     When neither silver nor gold changed since the last successful run for the same as-of
     date, its reconciled totals are copied instead of rescanning both layers.
     """
     if _reuse(ctx, record):
-        return
+        return "unchanged since the last run for this as-of: totals reused"
     spark = ctx.spark
     zero = Decimal("0.00")
     past_due = F.col("days_past_due") > 0
@@ -107,6 +109,7 @@ def reconcile(ctx: RunContext, record: RunRecord) -> None:
         F.count(F.when(F.col("outstanding") > 0, 1)).alias("open_invoices"),
         F.count(F.when(past_due, 1)).alias("past_due_invoices"),
         F.count(F.when(~F.col("is_complete"), 1)).alias("incomplete_invoices"),
+        F.coalesce(F.max(F.unix_date("date_issued")), F.lit(-1)).alias("newest_issued"),
     )
     g = io.one(gold_sums)
     for name in STATE:  # what gold holds after this run (printed, and kept in the run log)
@@ -142,9 +145,29 @@ def reconcile(ctx: RunContext, record: RunRecord) -> None:
     broken = [f"{name}: silver/invoices {x} ≠ gold {y}" for name, x, y in checks if x != y]
     if broken:
         raise ConservationError("control totals do not reconcile: " + "; ".join(broken))
+    return f"silver and gold reconcile ({len(checks)} checks)"
 
 
-STATE = ("invoices", "open_invoices", "past_due_invoices", "incomplete_invoices")
+# What gold holds after a run, kept in the run log's counts as gold.state.<name>;
+# newest_issued is the newest date_issued in days since 1970-01-01 (-1: no invoice).
+STATE = ("invoices", "open_invoices", "past_due_invoices", "incomplete_invoices", "newest_issued")
+STALE_AFTER_DAYS = 365
+EPOCH = dt.date(1970, 1, 1)
+
+
+def staleness(as_of: dt.date, record: RunRecord) -> str | None:
+    """A one-line warning when the as-of date is more than a year past the newest invoice
+    gold holds: every unpaid invoice then ages 90+ days, which is rarely what was meant."""
+    day = record.counts.get("gold.state.newest_issued", -1)
+    if day < 0:
+        return None
+    newest = EPOCH + dt.timedelta(days=day)
+    if (as_of - newest).days <= STALE_AFTER_DAYS:
+        return None
+    return (
+        f"as of {as_of} is {(as_of - newest).days:,} days after the newest invoice ({newest}): every unpaid "
+        f"invoice is aged 90+ days; pass --as-of {newest} (or the extract's date) to age the book as it was"
+    )
 
 
 def summary(record: RunRecord) -> dict[str, object]:

@@ -9,6 +9,8 @@ run (what an auditor time-travels to). No contact data is ever written here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,6 +27,8 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
+
+from receivables.progress import Steps, describe
 
 INPUT_TYPE = StructType(
     [
@@ -68,6 +72,21 @@ class RunRecord:
     control_totals: dict[str, Decimal] = field(default_factory=dict)
     table_versions: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # printed with the run's summary
+    steps: Steps = field(default_factory=Steps)  # each step's line as it ends (progress)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[list[str]]:
+        """Mark one step of the run (``progress.STEPS``): its line says what the counters
+        under its name moved (or what the step appends to the list it is given), and how
+        long it took. A step that fails has no line."""
+        before, started = dict(self.counts), self.steps.clock()
+        said: list[str] = []
+        yield said
+        detail = ", ".join(said) or describe(name, self.counts, before)
+        self.steps.done(name, detail, self.steps.clock() - started)
+
+    def skip(self, name: str, why: str) -> None:
+        self.steps.done(name, why, 0.0)
 
     def count(self, name: str, value: int) -> None:
         self.counts[name] = self.counts.get(name, 0) + int(value)

@@ -107,13 +107,15 @@ def update_silver(
     bronze = Bronze.read(ctx)
     for entity in ENTITIES:
         name = entity.name
-        batch = _bronze_batch(bronze, name, marks, scope, (recovered or {}).get(name, ()))
-        if batch.rows is None:
-            continue
-        if name == SKUS.name:
-            _silver_skus(bronze, record, batch.rows, scope)
-        else:
-            _silver_entity(bronze, record, SILVER_TABLES[name], batch.rows, scope, split=batch.whole)
+        with record.step(f"silver.{name}") as said:
+            batch = _bronze_batch(bronze, name, marks, scope, (recovered or {}).get(name, ()))
+            if batch.rows is None:
+                said.append("nothing new in bronze")
+                continue
+            if name == SKUS.name:
+                _silver_skus(bronze, record, batch.rows, scope)
+            else:
+                _silver_entity(bronze, record, SILVER_TABLES[name], batch.rows, scope, split=batch.whole)
         if marks.get((f"silver.{name}", f"bronze.{name}")) != batch.version:
             moved[(f"silver.{name}", f"bronze.{name}")] = batch.version
     return moved
