@@ -359,9 +359,14 @@ def _pipeline_run(args: argparse.Namespace) -> int:
     with run_lock(_output_uri(args.output_dir)):
         inspected: dict[str, Any] = {}
         if input_dir is not None:
-            from receivables.bronze.files import precheck
+            from pathlib import Path
 
-            inspected = dict(precheck(input_dir))
+            from receivables.bronze.files import CHECKED_FILES, precheck
+            from receivables.ops.lock import local_path
+
+            local = local_path(args.output_dir)
+            cache = Path(local) / CHECKED_FILES if local is not None else None
+            inspected = dict(precheck(input_dir, cache, settings.reread_unchanged_files))
         ctx = _context(args, settings, args.command, input_dir, inspected)
         if not args.json:
             _say(args, f"receivables {args.command} · as of {ctx.as_of} · run {ctx.run_id} · {ctx.output_dir}")
@@ -374,16 +379,30 @@ def _session(args: argparse.Namespace) -> tuple[SparkSession, str]:
 
 
 def _maintain(args: argparse.Namespace) -> int:
-    from receivables.catalog import CATALOG
+    """``maintain`` is a run: under the output's lock, logged in ops.run_log."""
+    from receivables import pipeline
     from receivables.ops.lock import run_lock
-    from receivables.ops.maintain import maintain
 
     settings = load_settings(args.conf)
+    started = time.monotonic()
     with run_lock(_output_uri(args.output_dir)):
-        spark, out = _session(args)
-        for m in maintain(spark, settings, out, CATALOG, args.retain_days, optimize=not args.no_optimize):
-            print(f"{m.table:42s} compacted {m.files_removed} files into {m.files_added}; "
-                  f"vacuumed files removed more than {m.retain_days} days ago")
+        args.as_of, args.run_id = None, None
+        ctx = _context(args, settings, "maintain", None, {})
+        result = pipeline.maintain(ctx, args.retain_days, optimize=not args.no_optimize)
+    c = result.record.counts
+    removed = _total(c, "maintain.", ".files_removed")
+    added = _total(c, "maintain.", ".files_added")
+    if args.json:
+        doc = {"run_id": ctx.run_id, "command": "maintain", "status": result.status,
+               "seconds": round(time.monotonic() - started, 3), "counts": dict(sorted(c.items()))}
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    print(f"maintained {c.get('maintain.tables', 0)} tables in {time.monotonic() - started:.1f}s · run {ctx.run_id}: "
+          f"compacted {removed:,} files into {added:,}; vacuumed data files removed more than "
+          f"{c.get('maintain.retain_days', 0)} days ago")
+    if args.verbose:
+        for key in sorted(c):
+            print(f"    {key:52s} {c[key]:>12,}")
     return EXIT_OK
 
 

@@ -14,8 +14,9 @@ from pyspark.sql import functions as F
 
 from receivables import io
 from receivables.audit import read_as_of, table_history
+from receivables.catalog import CATALOG
 from receivables.generate import generate
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import last_run, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -69,10 +70,18 @@ def test_maintain_refuses_to_vacuum_inside_the_audit_window(nights, tmp_path, ca
     assert "refusing to VACUUM with 30 days" in capsys.readouterr().err
 
 
-def test_maintain_keeps_every_run_in_the_window_readable(spark, nights, tmp_path):
+def test_maintain_keeps_every_run_in_the_window_readable(spark, nights, tmp_path, capsys):
     out = tmp_path / "maint-ok"
     shutil.copytree(nights["out"], out)
     assert run_cli("maintain", "--output-dir", str(out)) == 0
+    printed = capsys.readouterr().out
+    logged = last_run(spark, out)  # maintain is a run: one run-log row, its commits tagged with its id
+    assert logged.command == "maintain" and logged.status == "succeeded"
+    tables = sum(len(names) for names in CATALOG.values())
+    assert logged.counts["maintain.tables"] == tables and logged.counts["maintain.retain_days"] == 400
+    assert f"maintained {tables} tables" in printed and logged.run_id in printed
+    optimized = [c for c in table_history(spark, str(out), "silver.invoices").collect() if c.operation == "OPTIMIZE"]
+    assert all(c.run_id == logged.run_id for c in optimized)
     props = DeltaTable.forPath(spark, str(out / "gold" / "invoice_aging")).detail().first()["properties"]
     assert props["delta.deletedFileRetentionDuration"] == "interval 400 days"
     run_id = nights["night1_run"].run_id

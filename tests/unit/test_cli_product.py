@@ -245,3 +245,28 @@ def test_json_summary_is_one_document():
         code = cli._print_result(cli.build_parser().parse_args(["run", "--json"]), result, 1.5)
     doc = json.loads(out.getvalue())
     assert code == 3 and doc["exit_code"] == 3 and doc["status"] == "failed" and doc["counts"] == {"files.ingested": 1}
+
+
+def test_the_check_before_spark_reads_a_file_again_only_when_it_changed(tmp_path, monkeypatch):
+    from receivables.bronze import files
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    cache = tmp_path / "out" / files.CHECKED_FILES
+    read = []
+    real_inspect = files.inspect
+    monkeypatch.setattr(files, "inspect", lambda d: read.append(d.path.name) or real_inspect(d))
+    first = files.precheck(data, cache)
+    assert sorted(read) == sorted(p.name for p in data.iterdir())
+    read.clear()
+    assert files.precheck(data, cache) == first and read == []  # nothing changed: nothing read
+    (data / "payments.csv").write_text("payment_id,invoice_id,payment_date,amount\n1,1,2024-13-01,\"5\n",
+                                       encoding="utf-8")
+    with pytest.raises(files.InputFilesError, match="payments.csv, line 2"):
+        files.precheck(data, cache)
+    assert read == ["payments.csv"]
+    shutil.copyfile(ROOT / "data" / "payments.csv", data / "payments.csv")
+    files.precheck(data, cache)
+    read.clear()
+    files.precheck(data, cache, reread=True)  # pipeline.reread_unchanged_files: every file, every run
+    assert sorted(read) == sorted(p.name for p in data.iterdir())

@@ -233,12 +233,62 @@ def inspect_all(
     return facts
 
 
-def precheck(input_dir: str | Path) -> dict[str, FileFacts]:
+CHECKED_FILES = "_checked_files.json"  # in a local output folder: facts of files that passed
+
+
+def precheck(input_dir: str | Path, cache: Path | None = None, reread: bool = False) -> dict[str, FileFacts]:
     """Sort and inspect every file under the input directory in plain Python, before any
     Spark work: every bad file is named in one ``InputFilesError``. Returns each
-    extract's facts by path, for the run to use instead of reading the files again."""
+    extract's facts by path, for the run to use instead of reading the files again.
+
+    ``cache`` (a JSON file) remembers the facts of files that passed, by path, size and
+    modification time: a file seen unchanged is not read again unless ``reread``
+    (``pipeline.reread_unchanged_files``). The cache only saves reading; the run still
+    decides from ``ops.file_manifest`` which files are new.
+    """
     found, problems = survey(input_dir)
-    return {f.path: f for f in inspect_all(found.delivered, inspect, problems)}
+    known = {} if reread or cache is None else _read_cache(cache)
+
+    def facts_of(d: DeliveredFile) -> FileFacts:
+        size, modified_ns = stat_key(d.path)
+        hit = known.get(os.fspath(d.path))
+        if hit is not None and (hit.entity, hit.size_bytes, hit.modified_ns) == (d.entity.name, size, modified_ns):
+            return hit
+        return inspect(d)
+
+    facts = {f.path: f for f in inspect_all(found.delivered, facts_of, problems)}
+    if cache is not None:
+        _write_cache(cache, facts)
+    return facts
+
+
+def _read_cache(cache: Path) -> dict[str, FileFacts]:
+    import json
+
+    try:
+        raw = json.loads(cache.read_text(encoding="utf-8"))
+        return {
+            path: FileFacts(**{**f, "header": tuple(f["header"]), "measure_total": Decimal(f["measure_total"])})
+            for path, f in raw.get("files", {}).items()
+        } if raw.get("version") == 1 else {}
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}  # absent or unreadable: every file is read
+
+
+def _write_cache(cache: Path, facts: dict[str, FileFacts]) -> None:
+    import dataclasses
+    import json
+
+    doc = {"version": 1, "files": {
+        path: {**dataclasses.asdict(f), "measure_total": str(f.measure_total)} for path, f in facts.items()
+    }}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a cache that cannot be written costs a re-read next time, nothing else
 
 
 def is_gzip(path: Path) -> bool:
