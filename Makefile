@@ -72,8 +72,9 @@ $(READERS)/.installed:
 test-cluster: ## the nightly job through spark-submit on a standalone cluster on loopback
 	$(BIN)/pytest -q -m cluster tests/e2e
 
-demo: ## simulate four nights on generated data and print the run log
-	$(BIN)/python -m receivables.demo
+DEMO ?=
+demo: ## simulate four nights on generated data and print the run log (DEMO=dir keeps it there)
+	$(BIN)/python -m receivables.demo $(if $(DEMO),--dest $(DEMO),)
 
 generate: ## regenerate the shipped sample in data/ (deterministic)
 	$(BIN)/receivables generate --dest $(INPUT) --invoices 10000 --seed 7

@@ -227,7 +227,15 @@ def _build_session(args: argparse.Namespace, settings: Settings) -> SparkSession
 
     if not args.json:
         _say(args, "starting Spark …")
-    return build_session(settings, quiet=not args.verbose)
+    # `sql` registers databases by name; their (empty) warehouse folders go to a temporary
+    # folder, not spark-warehouse/ in the user's working directory.
+    import atexit
+    import shutil
+    import tempfile
+
+    warehouse = tempfile.mkdtemp(prefix="receivables-warehouse-")
+    atexit.register(shutil.rmtree, warehouse, True)
+    return build_session(settings, warehouse_dir=warehouse, quiet=not args.verbose)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:

@@ -7,6 +7,7 @@ the as-of date; night 4 changes nothing. Watch the counts: only what changed mov
 
 from __future__ import annotations
 
+import argparse
 import csv
 import shutil
 import sys
@@ -30,8 +31,15 @@ def _write(path: Path, rows: Sequence[Sequence[object]]) -> None:
         csv.writer(fh, lineterminator="\n").writerows(rows)
 
 
-def main() -> int:
-    work = Path(tempfile.mkdtemp(prefix="receivables-demo-"))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m receivables.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--dest", metavar="DIR",
+                        help="folder for the demo's data/ and output/ (default: a new temporary folder)")
+    args = parser.parse_args(argv)
+    work = Path(args.dest) if args.dest else Path(tempfile.mkdtemp(prefix="receivables-demo-"))
+    if work.exists() and any(work.iterdir()):
+        print(f"error: {work} is not empty; the demo writes data/ and output/ into an empty folder", file=sys.stderr)
+        return 2
     data, out = work / "data", work / "output"
     generate(data, invoices=2000, accounts=50, skus=40, seed=3)
     nights = []
@@ -59,15 +67,16 @@ def main() -> int:
     night("2025-01-02", "a file re-delivered unchanged; as-of moves one day (open invoices age)")
     night("2025-01-02", "nothing new: an identical re-run")
     print("\nRun log (receivables sql over ops.run_log):")
-    cli(["sql", "SELECT as_of_date, status, counts['files.ingested'] AS files_in, "
-         "counts['files.skipped_identical'] AS files_skipped, "
-         "counts['silver.invoice_line_items.updated'] AS lines_updated, "
-         "counts['gold.invoice_aging.recomputed'] AS gold_recomputed, "
-         "counts['gold.invoice_aging.updated'] AS gold_updated, "
-         "counts['gold.invoice_aging.inserted'] AS gold_inserted, "
-         "control_totals['gold.outstanding'] AS outstanding "
-         "FROM ops.run_log ORDER BY started_at", "--output-dir", str(out)])
-    print(f"\nTables are in {out}; remove {work} when done.")
+    # a counter a run never touched is absent from its map: 0, not NULL
+    cli(["sql", "SELECT as_of_date, status, "
+         + ", ".join(f"coalesce(counts['{key}'], 0) AS {name}" for key, name in (
+             ("files.ingested", "files_in"), ("files.skipped_identical", "files_skipped"),
+             ("silver.invoice_line_items.updated", "lines_updated"),
+             ("gold.invoice_aging.recomputed", "gold_recomputed"), ("gold.invoice_aging.updated", "gold_updated"),
+             ("gold.invoice_aging.inserted", "gold_inserted")))
+         + ", control_totals['gold.outstanding'] AS outstanding FROM ops.run_log ORDER BY started_at",
+         "--output-dir", str(out)])
+    print(f"\nTables are in {out}" + ("" if args.dest else f"; remove {work} when done."))
     return 0
 
 
