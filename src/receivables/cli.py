@@ -275,8 +275,8 @@ def _total(counts: dict[str, int], prefix: str, suffix: str) -> int:
 
 
 def _summary_lines(result: RunResult, seconds: float) -> list[str]:
-    rec, c = result.record, result.record.counts
-    lines = [f"{result.status} in {seconds:.1f}s · run {rec.run_id} · {rec.command} as of {rec.as_of}"]
+    c = result.record.counts
+    lines = [f"{result.status} in {seconds:.1f}s"]
     if result.status != "succeeded":
         return lines
     lines.append(f"  bronze  {c.get('files.ingested', 0):,} new files, "
@@ -522,13 +522,14 @@ def _explain(exc: Exception, args: argparse.Namespace) -> tuple[int, str]:
             "Every table is still at a committed version; free space and run again: the next run completes the work."
         )
     first = _spark_message(exc)
-    return EXIT_FAILED, f"{type(exc).__name__}: {first} (run again with --debug for the traceback)"
+    notes = "".join(f" {note}" for note in getattr(exc, "__notes__", []))
+    return EXIT_FAILED, f"{type(exc).__name__}: {first}{notes} (run again with --debug for the traceback)"
 
 
 def _spark_message(exc: BaseException) -> str:
     """The first paragraph of an error, without Spark's plan dump or JVM stack."""
     lines = []
-    for line in str(exc).splitlines():
+    for line in str(exc).strip().splitlines():
         if not line.strip() or line.startswith(("'", "JVM stacktrace", "\tat ", "== ")):
             break
         lines.append(line.strip())

@@ -4,12 +4,22 @@ Delta's jars are found locally (``receivables.jars``: ``.jars``, ``$RECEIVABLES_
 the local Maven repository); nothing is resolved or downloaded at session start. Under
 ``spark-submit`` the same factory is used; pass the jars with ``--jars`` there.
 
-Spark logs errors only, one line each (the packaged ``conf/log4j2.properties``), unless
-the session is built ``quiet=False`` (``receivables --verbose``).
+Spark logs errors only, one line each (the packaged ``conf/log4j2.properties``), and
+what the JVM itself prints (start-up notices, ``VACUUM``'s "Deleted N files") goes to a
+log file in the temporary folder instead of the terminal, unless the session is built
+``quiet=False`` (``receivables --verbose``).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from receivables import jars
@@ -42,7 +52,50 @@ def build_session(settings: Settings, warehouse_dir: str | None = None, quiet: b
         builder = builder.config(key, value)
     if warehouse_dir:
         builder = builder.config("spark.sql.warehouse.dir", warehouse_dir)
-    session = builder.getOrCreate()
+    starts_jvm = not submitted and SparkContext._active_spark_context is None
+    with _jvm_console_to_log() if quiet and starts_jvm else nullcontext():
+        session = builder.getOrCreate()
     if quiet:
         session.sparkContext.setLogLevel("ERROR")
+        _quiet_python_loggers()
     return session
+
+
+def _quiet_python_loggers() -> None:
+    """PySpark logs every failed query as a JSON line before raising it; the CLI prints the
+    error itself, once."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
+
+
+@contextmanager
+def _jvm_console_to_log() -> Iterator[None]:
+    """Start the JVM with its stdout and stderr on a log file: the JVM is a child process
+    and keeps the descriptors it was started with; Python gets its own back at once."""
+    fd, log = tempfile.mkstemp(prefix="receivables-spark-", suffix=".log")
+    atexit.register(_remove, log)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield
+    except Exception as exc:  # the JVM did not start: what it printed says why
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            exc.add_note("the JVM printed: " + " ".join(fh.read()[-1500:].split()))
+        raise
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for each in (*saved, fd):
+            os.close(each)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
