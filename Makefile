@@ -13,12 +13,12 @@ AS_OF ?= $(if $(filter data,$(INPUT)),$(SAMPLE_AS_OF),)
 AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check-tools jars run test test-unit test-e2e test-cluster bench bench-nights check-readers demo generate lint clean
+.PHONY: help setup check-tools jars cds run test test-unit test-e2e test-cluster bench bench-nights check-readers demo generate lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: check-tools $(BIN)/receivables jars ## create .venv, install the package, fetch Delta's jars (once)
+setup: check-tools $(BIN)/receivables jars cds ## create .venv, install the package, fetch Delta's jars, train the JVM's class archive (once)
 	@echo "setup complete: $(BIN)/receivables and $(JARS)/ are ready; later runs work offline"
 
 check-tools:
@@ -37,6 +37,9 @@ jars: $(JARS)/.verified ## Delta's jars into ~/.m2 (fetched from Maven Central u
 $(JARS)/.verified: $(BIN)/receivables src/receivables/jars.py
 	$(BIN)/receivables setup-jars --dest $(JARS)
 	@touch $@
+
+cds: jars ## class-data sharing archive of the Spark + Delta classes for this JDK (faster JVM start; ~/.cache/receivables)
+	$(BIN)/python -m receivables.warmup --if-missing
 
 run: ## process data/ into output/ (the sample as of its own date 2024-12-31; AS_OF=YYYY-MM-DD to choose)
 	$(BIN)/receivables run --input-dir $(INPUT) --output-dir $(OUTPUT) $(AS_OF_FLAG)

@@ -4,6 +4,9 @@ Delta's jars are found locally (``receivables.jars``: ``.jars``, ``$RECEIVABLES_
 the local Maven repository); nothing is resolved or downloaded at session start. Under
 ``spark-submit`` the same factory is used; pass the jars with ``--jars`` there.
 
+The JVM starts from a class-data sharing archive when ``make setup`` made one for this
+JDK and these jars (``receivables.cds``).
+
 Spark logs errors only, one line each (the packaged ``conf/log4j2.properties``), and
 what the JVM itself prints (start-up notices, ``VACUUM``'s "Deleted N files") goes to a
 log file in the temporary folder instead of the terminal, unless the session is built
@@ -22,7 +25,7 @@ from contextlib import contextmanager, nullcontext
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
-from receivables import jars
+from receivables import cds, jars
 from receivables.config import LOG4J_CONF, Settings
 
 
@@ -39,13 +42,14 @@ def build_session(settings: Settings, warehouse_dir: str | None = None, quiet: b
     submitted = _running_under_spark_submit()
     conf = dict(settings.spark_conf)
     if not submitted:
+        found = jars.find(settings.jars_dir)
         builder = builder.master(settings.master)
-        builder = builder.config("spark.jars", ",".join(jars.find(settings.jars_dir)))
+        builder = builder.config("spark.jars", ",".join(found))
+        options = [conf.get("spark.driver.extraJavaOptions", ""), cds.java_options(found)]
         if quiet:
-            options = conf.get("spark.driver.extraJavaOptions", "")
-            quiet_logs = f"-Dlog4j2.configurationFile={LOG4J_CONF.as_uri()}"
-            conf["spark.driver.extraJavaOptions"] = f"{quiet_logs} {options}".strip()
+            options.append(f"-Dlog4j2.configurationFile={LOG4J_CONF.as_uri()}")
             conf.setdefault("spark.log.structuredLogging.enabled", "false")
+        conf["spark.driver.extraJavaOptions"] = " ".join(o for o in options if o)
     for key, value in conf.items():
         if submitted and key in ("spark.driver.memory", "spark.driver.extraJavaOptions"):
             continue  # fixed by spark-submit before Python starts

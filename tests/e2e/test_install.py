@@ -68,3 +68,14 @@ def test_without_jars_anywhere_every_spark_command_says_how_to_get_them(installe
                 env={"MAVEN_REPOSITORY": str(base / "no-m2"), "RECEIVABLES_JARS": ""})
     assert done.returncode == 2
     assert "receivables setup-jars" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_sessions_start_from_the_class_archive_setup_trained(spark):
+    from receivables import warmup
+
+    trained = warmup.current()
+    if trained is None:
+        pytest.skip("no class-data sharing archive for this JDK and these jars (make setup trains one)")
+    runtime = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    assert f"-XX:SharedArchiveFile={trained}" in list(runtime.getInputArguments())
+    assert "sharing" in spark._jvm.java.lang.System.getProperty("java.vm.info")

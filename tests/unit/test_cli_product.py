@@ -270,3 +270,28 @@ def test_the_check_before_spark_reads_a_file_again_only_when_it_changed(tmp_path
     read.clear()
     files.precheck(data, cache, reread=True)  # pipeline.reread_unchanged_files: every file, every run
     assert sorted(read) == sorted(p.name for p in data.iterdir())
+
+
+# ------------------------------------------------------------------ class-data sharing
+
+
+def test_the_class_archive_is_used_only_for_the_jdk_and_jars_it_was_made_with(tmp_path, monkeypatch):
+    from receivables import cds
+
+    monkeypatch.setenv("RECEIVABLES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RECEIVABLES_CDS", raising=False)
+    monkeypatch.delenv("RECEIVABLES_CDS_TRAIN", raising=False)
+    jar = tmp_path / "delta-spark.jar"
+    jar.write_bytes(b"x" * 10)
+    assert cds.java_options([str(jar)]) == ""  # no archive yet: a plain start
+    made = cds.archive([str(jar)])
+    made.parent.mkdir(parents=True)
+    made.write_bytes(b"archive")
+    assert cds.java_options([str(jar)]) == f"-XX:SharedArchiveFile={made} -Xshare:auto"
+    jar.write_bytes(b"x" * 11)  # another Delta jar: another key, the old archive is not used
+    assert cds.archive([str(jar)]) != made and cds.java_options([str(jar)]) == ""
+    jar.write_bytes(b"x" * 10)
+    monkeypatch.setenv("RECEIVABLES_CDS", "off")
+    assert cds.java_options([str(jar)]) == ""
+    monkeypatch.setenv("RECEIVABLES_CDS_TRAIN", str(tmp_path / "new.jsa"))
+    assert cds.java_options([str(jar)]) == f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}"

@@ -1,0 +1,64 @@
+"""Class-data sharing for the Spark JVM: a faster start for every command.
+
+A JVM that starts Spark and Delta loads and verifies some 15,000 classes. ``make setup``
+(``receivables setup-jars`` then ``python -m receivables.warmup``) runs a short training
+session with ``-XX:ArchiveClassesAtExit`` and keeps the resulting archive in the user's
+cache folder; later sessions start with ``-XX:SharedArchiveFile`` and map those classes
+instead of loading them.
+
+An archive only fits the JDK, the Spark jars and the Delta jars it was made with. Its
+file name carries a key of all three, so after an upgrade the key differs, the old
+archive is simply not used, and the next ``make setup`` trains a new one. The JVM checks
+the archive again itself and ignores it (silently, ``-Xshare:auto``) if it does not fit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pyspark
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("RECEIVABLES_CACHE") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "receivables"
+
+
+def _java() -> Path | None:
+    home = os.environ.get("JAVA_HOME")
+    found = Path(home) / "bin" / "java" if home else (Path(w) if (w := shutil.which("java")) else None)
+    return found.resolve() if found is not None and found.exists() else None
+
+
+def key(jar_paths: list[str]) -> str | None:
+    """What the archive depends on: the java binary, pyspark's jars, Delta's jars."""
+    java = _java()
+    if java is None:
+        return None
+    digest = hashlib.sha256()
+    st = java.stat()
+    digest.update(f"{java}:{st.st_size}:{st.st_mtime_ns}".encode())
+    spark_jars = Path(pyspark.__file__).parent / "jars"
+    for jar in sorted([*spark_jars.glob("*.jar"), *map(Path, jar_paths)]):
+        digest.update(f"{jar.name}:{jar.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def archive(jar_paths: list[str]) -> Path | None:
+    k = key(jar_paths)
+    return cache_dir() / f"spark-{k}.jsa" if k else None
+
+
+def java_options(jar_paths: list[str]) -> str:
+    """The JVM options that use the archive, or "" when there is none for this JDK + jars
+    (or ``RECEIVABLES_CDS`` is ``off``). During training, the options that write it."""
+    training = os.environ.get("RECEIVABLES_CDS_TRAIN")
+    if training:
+        return f"-XX:ArchiveClassesAtExit={training}"
+    if os.environ.get("RECEIVABLES_CDS", "").lower() == "off":
+        return ""
+    path = archive(jar_paths)
+    return f"-XX:SharedArchiveFile={path} -Xshare:auto" if path is not None and path.is_file() else ""

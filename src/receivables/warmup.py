@@ -1,0 +1,85 @@
+"""Train the class-data sharing archive (``receivables.cds``): ``python -m receivables.warmup``.
+
+A short session does what a night does, in miniature, with ``-XX:ArchiveClassesAtExit``;
+the classes it loaded are archived for every later session on this JDK and these jars.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from receivables import cds
+
+
+def _workload(work: Path) -> None:
+    """What a night does, in miniature: read CSV, write, append, MERGE and time-travel Delta."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    from receivables.config import load_settings
+    from receivables.spark import build_session
+
+    spark = build_session(load_settings())
+    (work / "in.csv").write_text("id,amount\n1,2.50\n2,3.00\n", encoding="utf-8")
+    rows = spark.read.option("header", True).csv(str(work / "in.csv"))
+    path = str(work / "t")
+    rows.write.format("delta").save(path)
+    rows.write.format("delta").mode("append").save(path)
+    changed = rows.withColumn("amount", F.lit("9.99"))
+    (DeltaTable.forPath(spark, path).alias("t").merge(changed.alias("s"), "t.id = s.id")
+     .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+    spark.read.format("delta").option("versionAsOf", 0).load(path).groupBy("id").count().collect()
+    DeltaTable.forPath(spark, path).history().collect()
+    gateway = spark.sparkContext._gateway
+    assert gateway is not None
+    jvm = gateway.proc
+    spark.stop()
+    # The JVM writes the archive as it exits, once it sees its stdin close: wait for it.
+    jvm.stdin.close()
+    jvm.wait(timeout=300)
+
+
+def train() -> Path:
+    """Write the archive for this JDK + jars (replacing an older one) and return its path."""
+    from receivables import jars
+    from receivables.config import load_settings
+
+    found = jars.find(load_settings().jars_dir)
+    target = cds.archive(found)
+    if target is None:
+        raise RuntimeError("no java found (JAVA_HOME or PATH): nothing to archive")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for old in target.parent.glob("spark-*.jsa"):
+        old.unlink()
+    with tempfile.TemporaryDirectory(prefix="receivables-cds-") as work:
+        partial = Path(work) / "archive.jsa"
+        env = {**os.environ, "RECEIVABLES_CDS_TRAIN": str(partial)}
+        subprocess.run([sys.executable, "-m", "receivables.warmup", "--workload", work], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        if not partial.is_file():
+            raise RuntimeError("the training session wrote no archive")
+        shutil.move(partial, target)
+    return target
+
+
+def current() -> Path | None:
+    """The archive for this JDK + jars, if it exists."""
+    from receivables import jars
+    from receivables.config import load_settings
+
+    path = cds.archive(jars.find(load_settings().jars_dir))
+    return path if path is not None and path.is_file() else None
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--workload"]:
+        _workload(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["--if-missing"] and (ready := current()) is not None:
+        print(f"class-data sharing archive for Spark + Delta: {ready} (up to date)")
+    else:
+        print(f"class-data sharing archive for Spark + Delta: {train()} (trained)")
