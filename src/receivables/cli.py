@@ -388,7 +388,7 @@ def _session(args: argparse.Namespace) -> tuple[SparkSession, str]:
 
 def _maintain(args: argparse.Namespace) -> int:
     """``maintain`` is a run: under the output's lock, logged in ops.run_log."""
-    from receivables import pipeline
+    from receivables import maintenance
     from receivables.ops.lock import run_lock
 
     settings = load_settings(args.conf)
@@ -396,7 +396,7 @@ def _maintain(args: argparse.Namespace) -> int:
     with run_lock(_output_uri(args.output_dir)):
         args.as_of, args.run_id = None, None
         ctx = _context(args, settings, "maintain", None, {})
-        result = pipeline.maintain(ctx, args.retain_days, optimize=not args.no_optimize)
+        result = maintenance.maintain(ctx, args.retain_days, optimize=not args.no_optimize)
     c = result.record.counts
     removed = _total(c, "maintain.", ".files_removed")
     added = _total(c, "maintain.", ".files_added")

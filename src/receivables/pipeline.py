@@ -15,13 +15,12 @@ from receivables.catalog import CATALOG, PUBLISHED
 from receivables.errors import InputFileError, InputFilesError, MissingInputError, ReceivablesError
 from receivables.gold.update import update_gold
 from receivables.ops import controls, faults, recovery, watermarks
-from receivables.ops import maintain as ops_maintain
 from receivables.ops.run_log import RunRecord
 from receivables.progress import Steps
 from receivables.run import RunContext, RunResult, Scope
 from receivables.silver.update import update_silver
 
-__all__ = ["CATALOG", "RunContext", "RunResult", "Scope", "execute", "maintain"]
+__all__ = ["CATALOG", "RunContext", "RunResult", "Scope", "execute", "write_run_log"]
 
 
 def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
@@ -67,38 +66,15 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             try:
                 error += _unpublish(ctx, record, found)
-                _write_run_log(ctx, record, status, error)
+                write_run_log(ctx, record, status, error)
             except Exception as again:  # e.g. the disk is still full: the next run settles it
                 exc.add_note(f"the failed run could not be logged either: {type(again).__name__}")
             raise
-        _write_run_log(ctx, record, status, error)
+        write_run_log(ctx, record, status, error)
     result = RunResult(record, status, error, input_rejected=rejected)
     if status == "succeeded":
         result.summary = controls.summary(record)
     return result
-
-
-def maintain(ctx: RunContext, retain_days: int | None, optimize: bool) -> RunResult:
-    """``receivables maintain`` as a run: OPTIMIZE and VACUUM every table (``ops.maintain``)
-    under the caller's lock, its commits tagged with the run id, and one run-log row with
-    what it compacted. A retention inside the audit window is refused before any change."""
-    record = RunRecord(ctx.run_id, ctx.command, ctx.as_of, ctx.started_at, steps=Steps(emit=ctx.on_step))
-    status, error = "succeeded", None
-    with io.tagged_commits(ctx.spark, ctx.run_id, as_of=ctx.as_of.isoformat(), command=ctx.command):
-        try:
-            done = ops_maintain.maintain(ctx.spark, ctx.settings, ctx.output_dir, CATALOG, retain_days, optimize)
-            for m in done:
-                record.count(f"maintain.{m.table}.files_removed", m.files_removed)
-                record.count(f"maintain.{m.table}.files_added", m.files_added)
-            record.count("maintain.tables", len(done))
-            record.count("maintain.retain_days", done[0].retain_days if done else 0)
-        except ops_maintain.AuditWindowError:
-            raise  # refused before anything changed: no run took place
-        except Exception as exc:
-            _write_run_log(ctx, record, "failed", f"{type(exc).__name__}: {exc}")
-            raise
-        _write_run_log(ctx, record, status, error)
-    return RunResult(record, status, error)
 
 
 def _set_aside_uncommitted(ctx: RunContext, record: RunRecord) -> None:
@@ -136,7 +112,8 @@ def _unpublish(ctx: RunContext, record: RunRecord, found: dict[tuple[str, str], 
     return f" (restored {', '.join(put_back)} to the versions before this run; gold is unchanged)"
 
 
-def _write_run_log(ctx: RunContext, record: RunRecord, status: str, error: str | None) -> None:
+def write_run_log(ctx: RunContext, record: RunRecord, status: str, error: str | None) -> None:
+    """Append the run's row to ops.run_log, with every table's version after the run."""
     record.table_versions = table_versions(ctx)
     finished = ctx.clock()
     io.append(
