@@ -207,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fmt(args: argparse.Namespace) -> str:
+    """``--json`` means JSON output on every command: rows as JSON lines for a read."""
+    return "json" if args.json else str(args.format)
+
+
 def _format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help="table (aligned, amounts formatted), csv, or json (one object per line)")
@@ -429,11 +434,11 @@ def _history(args: argparse.Namespace) -> int:
 
     spark, out = _session(args)
     if args.run_id_of:
-        audit.emit(audit.run_counters(spark, out, args.run_id_of), args.format)
+        audit.emit(audit.run_counters(spark, out, args.run_id_of), _fmt(args))
     elif args.table:
-        audit.emit(audit.table_history(spark, out, args.table), args.format)
+        audit.emit(audit.table_history(spark, out, args.table), _fmt(args))
     else:
-        audit.emit(audit.run_history(spark, out), args.format)
+        audit.emit(audit.run_history(spark, out), _fmt(args))
     return EXIT_OK
 
 
@@ -445,7 +450,7 @@ def _query(args: argparse.Namespace) -> int:
                           timestamp=args.timestamp, as_of_date=args.as_of)
     if args.where:
         df = df.filter(args.where)
-    audit.emit(audit.sorted_by_key(df, args.table), args.format, args.limit)
+    audit.emit(audit.sorted_by_key(df, args.table), _fmt(args), args.limit)
     return EXIT_OK
 
 
@@ -455,7 +460,7 @@ def _sql(args: argparse.Namespace) -> int:
 
     spark, out = _session(args)
     io.register_catalog(spark, out, CATALOG)
-    audit.emit(io.query(spark, args.query), args.format, args.limit)
+    audit.emit(io.query(spark, args.query), _fmt(args), args.limit)
     return EXIT_OK
 
 
