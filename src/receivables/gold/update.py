@@ -67,18 +67,15 @@ def update_gold(
             said.append("up to date; snapshot for this run")
             _snapshot_accounts(ctx, record)
     else:
-        with record.step("gold.invoice_aging"):
-            try:
+        try:
+            with record.step("gold.invoice_aging"):
                 account_ids = _update_aging(ctx, record, scope, marks, todo)
-            except BaseException:
-                ctx.spark.catalog.clearCache()
-                raise
-        with record.step("gold.account_receivables"):
-            try:
+            with record.step("gold.account_receivables"):
                 _update_accounts(ctx, record, account_ids)
-            finally:
-                ctx.spark.catalog.clearCache()
-            _snapshot_accounts(ctx, record)
+                ctx.spark.catalog.clearCache()  # the recompute's cached frames, before the snapshot
+                _snapshot_accounts(ctx, record)
+        finally:
+            ctx.spark.catalog.clearCache()
         gold_marks = {("gold", k): v for k, v in {**todo.sources, "as_of_date": ctx.as_of.toordinal()}.items()}
         moved |= {k: v for k, v in gold_marks.items() if marks.get(k) != v}
     watermarks.save(ctx.spark, ctx.path("ops", "watermarks"), moved, ctx.run_id, ctx.started_at, ctx.props("ops"))
