@@ -1,30 +1,33 @@
-"""Time travel for auditors: read any table as a past run, version or timestamp left it."""
+"""Time travel for auditors: read any table as a past run, version or timestamp left it.
+
+Every function takes a ``readers.Reader`` (DuckDB or Spark) and returns ``readers.Rows``,
+so `history` and `query` print the same rows whichever engine read them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
+from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import NumericType, TimestampType
-
-from receivables import io
 from receivables.errors import ReceivablesError
+from receivables.readers import Reader, Rows, split_name
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
-def _path(output_dir: str, table: str) -> str:
-    layer, _, name = table.partition(".")
-    if not name:
-        raise ReceivablesError(f"table {table!r} must be named layer.table, e.g. gold.invoice_aging")
-    return io.table_path(output_dir, layer, name)
+def _quoted(run_id: str) -> str:
+    if not _RUN_ID.match(run_id):
+        raise ReceivablesError(f"{run_id!r} is not a run id (letters, digits and - _ . : only)")
+    return f"'{run_id}'"
 
 
-def version_of_run(spark: SparkSession, output_dir: str, table: str, run_id: str) -> int:
+def version_of_run(reader: Reader, table: str, run_id: str) -> int:
     """The version of ``table`` the run left behind (from ops.run_log)."""
-    log = io.read(spark, io.table_path(output_dir, "ops", "run_log"))
-    row = log.filter(F.col("run_id") == run_id).select("table_versions").first()
+    log = reader.relation("ops.run_log")
+    row = reader.sql(f"SELECT table_versions FROM {log} WHERE run_id = {_quoted(run_id)}").first()
     if row is None:
         raise ReceivablesError(f"no run {run_id} in ops.run_log; `receivables history` lists runs")
     versions = row["table_versions"] or {}
@@ -33,42 +36,72 @@ def version_of_run(spark: SparkSession, output_dir: str, table: str, run_id: str
     return int(versions[table])
 
 
-def last_run_for_date(spark: SparkSession, output_dir: str, as_of_date: dt.date) -> str:
+def last_run_for_date(reader: Reader, as_of_date: dt.date) -> str:
     """The id of the last successful run that reported for ``as_of_date``."""
-    log = io.read(spark, io.table_path(output_dir, "ops", "run_log"))
-    row = (
-        log.filter((F.col("as_of_date") == F.lit(as_of_date)) & (F.col("status") == "succeeded"))
-        .orderBy(F.col("started_at").desc())
-        .select("run_id")
-        .first()
-    )
+    log = reader.relation("ops.run_log")
+    row = reader.sql(
+        f"SELECT run_id FROM {log} WHERE as_of_date = DATE '{as_of_date.isoformat()}' "
+        "AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1"
+    ).first()
     if row is None:
         raise ReceivablesError(f"no successful run reported as of {as_of_date}")
     return str(row["run_id"])
 
 
-def read_as_of(
-    spark: SparkSession,
-    output_dir: str,
+def resolve_version(
+    reader: Reader,
     table: str,
     *,
     run_id: str | None = None,
     version: int | None = None,
     timestamp: str | None = None,
     as_of_date: dt.date | None = None,
-) -> DataFrame:
-    """Rows of ``table`` after a run, at a version, at a timestamp, or after the last run for
-    an as-of date; the current rows when none is given."""
-    path = _path(output_dir, table)
-    if not io.is_table(spark, path):
-        raise ReceivablesError(f"{table} does not exist under {output_dir}")
+) -> int | None:
+    """The version a run, a business date or a timestamp points at (None: the latest)."""
+    split_name(table)
+    if not reader.exists(table):
+        raise ReceivablesError(f"{table} does not exist under {reader.output_dir}")
     if as_of_date is not None and run_id is None:
-        run_id = last_run_for_date(spark, output_dir, as_of_date)
+        run_id = last_run_for_date(reader, as_of_date)
     if run_id is not None:
-        version = version_of_run(spark, output_dir, table, run_id)
+        return version_of_run(reader, table, run_id)
     if version is None and timestamp is not None:
-        version = version_at(spark, output_dir, table, timestamp)
-    return io.read_version(spark, path, version)
+        return version_at(reader, table, timestamp)
+    return version
+
+
+def read_as_of(
+    reader: Reader,
+    table: str,
+    *,
+    run_id: str | None = None,
+    version: int | None = None,
+    timestamp: str | None = None,
+    as_of_date: dt.date | None = None,
+    where: str | None = None,
+    limit: int | None = None,
+) -> Rows:
+    """Rows of ``table`` after a run, at a version, at a timestamp, or after the last run for
+    an as-of date (the current rows when none is given), in the table's key order.
+    ``where`` is a SQL condition in the engine's dialect."""
+    chosen = resolve_version(reader, table, run_id=run_id, version=version, timestamp=timestamp,
+                             as_of_date=as_of_date)
+    rel = reader.relation(table, chosen)
+    columns = reader.sql(f"SELECT * FROM {rel} LIMIT 0").columns
+    key = [c for c in _sort_key(table) if c in columns] or columns[:1]
+    text = f"SELECT * FROM {rel}"
+    if where:
+        text += f" WHERE ({where})"
+    text += " ORDER BY " + ", ".join(f"{c} ASC NULLS FIRST" for c in key)
+    if limit:
+        text += f" LIMIT {int(limit)}"
+    return reader.sql(text)
+
+
+def _sort_key(table: str) -> tuple[str, ...]:
+    from receivables.catalog import SORT_KEYS
+
+    return SORT_KEYS.get(table, ())
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -83,76 +116,68 @@ def parse_timestamp(text: str) -> dt.datetime:
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
-def version_at(spark: SparkSession, output_dir: str, table: str, timestamp: str) -> int:
+def version_at(reader: Reader, table: str, timestamp: str) -> int:
     """The version ``table`` was at on ``timestamp``: its last commit at or before it.
 
     A time after the latest commit gives the latest version (what the table said then);
     a time before the first commit is an error naming the first commit's time.
     """
     when = parse_timestamp(timestamp)
-    commits = io.history(spark, _path(output_dir, table)).select("version", "timestamp")
-    row = commits.filter(F.col("timestamp") <= F.lit(when)).orderBy(F.col("version").desc()).first()
-    if row is None:
-        first = commits.orderBy("version").first()
-        # PySpark hands timestamps back as naive local times; astimezone reads them so.
-        since = (
-            f"; its first readable commit is at {first['timestamp'].astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
-            if first is not None else ""
-        )
+    commits = reader.commits(table)
+    before = [c.version for c in commits if c.timestamp <= when]
+    if not before:
+        since = f"; its first readable commit is at {commits[0].timestamp:%Y-%m-%d %H:%M:%S} UTC" if commits else ""
         raise ReceivablesError(f"{table} has no version at {when:%Y-%m-%d %H:%M:%S} UTC{since}")
-    return int(row["version"])
+    return max(before)
 
 
-def table_history(spark: SparkSession, output_dir: str, table: str) -> DataFrame:
+def table_history(reader: Reader, table: str) -> Rows:
     """Delta commits of one table with the run id each was tagged with."""
-    path = _path(output_dir, table)
-    meta = F.col("userMetadata")
-    return io.history(spark, path).select(
-        "version",
-        "timestamp",
-        "operation",
-        F.get_json_object(meta, "$.run_id").alias("run_id"),
-        F.get_json_object(meta, "$.as_of").alias("as_of"),
-        F.get_json_object(meta, "$.command").alias("command"),
-        F.col("operationMetrics").alias("metrics"),
-    ).orderBy("version")
+    split_name(table)
+    rows = [
+        (c.version, c.timestamp, c.operation, c.user_metadata.get("run_id"), c.user_metadata.get("as_of"),
+         c.user_metadata.get("command"), c.metrics)
+        for c in reader.commits(table)
+    ]
+    return Rows(["version", "timestamp", "operation", "run_id", "as_of", "command", "metrics"],
+                [True, False, False, False, False, False, False], rows)
 
 
-def run_history(spark: SparkSession, output_dir: str) -> DataFrame:
-    log = io.read(spark, io.table_path(output_dir, "ops", "run_log"))
-    return log.select(
-        "run_id", "command", "as_of_date", "status", "started_at", "duration_seconds",
-        F.col("table_versions")["gold.invoice_aging"].alias("gold_invoice_aging_v"),
-        F.col("table_versions")["gold.account_receivables"].alias("gold_account_receivables_v"),
-        F.col("control_totals")["gold.outstanding"].alias("outstanding"),
-        F.col("counts")["files.ingested"].alias("files_ingested"),
-        F.col("counts")["gold.invoice_aging.recomputed"].alias("invoices_recomputed"),
-        F.col("counts")["gold.invoice_aging.updated"].alias("invoices_updated"),
-    ).orderBy("started_at")
-
-
-def run_counters(spark: SparkSession, output_dir: str, run_id: str) -> DataFrame:
-    """One run's every counter, control total and table version, one per row, by name."""
-    log = io.read(spark, io.table_path(output_dir, "ops", "run_log")).filter(F.col("run_id") == run_id)
-    if log.isEmpty():
-        raise ReceivablesError(f"no run {run_id} in ops.run_log; `receivables history` lists runs")
-    counts = log.select(F.lit("count").alias("kind"), F.explode("counts").alias("name", "value"))
-    totals = log.select(F.lit("control total").alias("kind"), F.explode("control_totals").alias("name", "value"))
-    versions = log.select(F.lit("table version").alias("kind"), F.explode("table_versions").alias("name", "value"))
-    return (
-        counts.select("kind", "name", F.format_number(F.col("value"), 0).alias("value"))
-        .unionByName(totals.select("kind", "name", F.format_number(F.col("value"), 2).alias("value")))
-        .unionByName(versions.select("kind", "name", F.col("value").cast("string").alias("value")))
-        .orderBy("kind", "name")
+def run_history(reader: Reader) -> Rows:
+    log = reader.relation("ops.run_log")
+    return reader.sql(
+        "SELECT run_id, command, as_of_date, status, started_at, duration_seconds, "
+        "table_versions['gold.invoice_aging'] AS gold_invoice_aging_v, "
+        "table_versions['gold.account_receivables'] AS gold_account_receivables_v, "
+        "control_totals['gold.outstanding'] AS outstanding, "
+        "counts['files.ingested'] AS files_ingested, "
+        "counts['gold.invoice_aging.recomputed'] AS invoices_recomputed, "
+        "counts['gold.invoice_aging.updated'] AS invoices_updated "
+        f"FROM {log} ORDER BY started_at ASC NULLS FIRST"
     )
 
 
-def sorted_by_key(df: DataFrame, table: str) -> DataFrame:
-    """Rows in the table's key order (``catalog.SORT_KEYS``), else by the first column."""
-    from receivables.catalog import SORT_KEYS
+def run_counters(reader: Reader, run_id: str) -> Rows:
+    """One run's every counter, control total and table version, one per row, by name."""
+    log = reader.relation("ops.run_log")
+    row = reader.sql(
+        f"SELECT counts, control_totals, table_versions FROM {log} WHERE run_id = {_quoted(run_id)}"
+    ).first()
+    if row is None:
+        raise ReceivablesError(f"no run {run_id} in ops.run_log; `receivables history` lists runs")
+    out: list[tuple[Any, ...]] = []
+    out += [("control total", k, f"{Decimal(v):,.2f}") for k, v in (row["control_totals"] or {}).items()]
+    out += [("count", k, f"{int(v):,}") for k, v in (row["counts"] or {}).items()]
+    out += [("table version", k, str(v)) for k, v in (row["table_versions"] or {}).items()]
+    return Rows(["kind", "name", "value"], [False, False, False], sorted(out))
 
-    key = [c for c in SORT_KEYS.get(table, ()) if c in df.columns] or df.columns[:1]
-    return df.orderBy(*key)
+
+def _text(value: Any) -> str:
+    """A value as the printers show it: timestamps in UTC like Spark prints them."""
+    if isinstance(value, dt.datetime):
+        text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)
 
 
 def _cell(value: object) -> str:
@@ -163,43 +188,42 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str, sort_keys=True)
-    return str(value)
+        return json.dumps(value, default=_text, sort_keys=True)
+    return _text(value)
 
 
-def emit(df: DataFrame, fmt: str, limit: int | None = None) -> None:
+def emit(rows: Rows, fmt: str, limit: int | None = None) -> None:
     """Print rows as an aligned table (numbers right-aligned, decimal amounts with
-    thousands separators; ids as they are), CSV or JSON lines, in the frame's order."""
-    if limit:
-        df = df.limit(limit)
-    # Timestamps are rendered by Spark in the session time zone (UTC), as ``show`` does;
-    # collected to Python they would turn into the local time of this machine.
-    df = df.select(*[F.col(f.name).cast("string") if isinstance(f.dataType, TimestampType) else F.col(f.name)
-                     for f in df.schema.fields])
-    rows = df.collect()
+    thousands separators; ids as they are), CSV or JSON lines, in their order."""
+    values = rows.values[:limit] if limit else rows.values
     if fmt == "json":
-        for r in rows:
-            print(json.dumps(r.asDict(recursive=True), default=str))
+        for row in values:
+            print(json.dumps(dict(zip(rows.columns, row, strict=True)), default=_text))
         return
     if fmt == "csv":
         import csv
         import sys
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(df.columns)
-        for r in rows:
-            writer.writerow(["" if v is None else v for v in r])
+        writer.writerow(rows.columns)
+        for row in values:
+            writer.writerow(["" if v is None else _csv(v) for v in row])
         return
-    numeric = [isinstance(f.dataType, NumericType) for f in df.schema.fields]
-    cells = [[_cell(v) for v in r] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(df.columns)]
+    cells = [[_cell(v) for v in row] for row in values]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(rows.columns)]
 
-    def line(values: list[str]) -> str:
-        padded = (v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))
+    def line(texts: list[str]) -> str:
+        padded = (v.rjust(w) if num else v.ljust(w) for v, w, num in zip(texts, widths, rows.numeric, strict=True))
         return "  ".join(padded).rstrip()
 
-    print(line(list(df.columns)))
+    print(line(list(rows.columns)))
     print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print(line(row))
-    print(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
+    for texts in cells:
+        print(line(texts))
+    print(f"({len(values):,} row{'s' if len(values) != 1 else ''})")
+
+
+def _csv(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=_text, sort_keys=True)
+    return value if isinstance(value, (str, int, float, Decimal)) else _text(value)

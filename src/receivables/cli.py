@@ -38,6 +38,8 @@ from receivables.run import RunContext, RunResult, Scope
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from receivables.readers import Reader
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INPUT, EXIT_LOCKED = 0, 1, 2, 3, 4
 INPUT_ERRORS = (InputFileError, InputFilesError, MissingInputError)
 
@@ -135,8 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     _as_of(p, business)
     _run_id(p)
 
-    p = command("sql", "run a Spark SQL query over bronze.*, silver.*, gold.*, ops.*",
-                "Run one SQL statement with every table registered by name.")
+    p = command("sql", "run a SQL query over bronze.*, silver.*, gold.*, ops.*",
+                "Run one read-only SQL statement with every table by name (layer.table). The "
+                "dialect is DuckDB's (the default engine); with --engine spark it is Spark SQL.")
     p.add_argument("query", help="one SQL statement, e.g. \"SELECT * FROM gold.account_receivables\"")
     p.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
     _format(p)
@@ -180,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the report after the last successful run for this business date")
     p.add_argument("--dest", default="report", metavar="DIR",
                    help="folder for aging_report.csv and aging_report.html (default: report)")
+    _engine(p)
 
     p = command("generate", "write deterministic sample extracts",
                 "Generate billing extracts that look like the real ones.")
@@ -215,6 +219,14 @@ def _fmt(args: argparse.Namespace) -> str:
 def _format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help="table (aligned, amounts formatted), csv, or json (one object per line)")
+    _engine(p)
+
+
+def _engine(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["auto", "duckdb", "spark"],
+                   default=os.environ.get("RECEIVABLES_READ_ENGINE") or "auto",
+                   help="what reads the tables: duckdb (no JVM, local outputs), spark (any URI), or auto "
+                        "(duckdb for a local output; default, or $RECEIVABLES_READ_ENGINE)")
 
 
 def _today(settings: Settings) -> dt.date:
@@ -387,10 +399,6 @@ def _pipeline_run(args: argparse.Namespace) -> int:
     return _print_result(args, result, time.monotonic() - started)
 
 
-def _session(args: argparse.Namespace) -> tuple[SparkSession, str]:
-    return _build_session(args, load_settings(args.conf)), _output_uri(args.output_dir)
-
-
 def _maintain(args: argparse.Namespace) -> int:
     """``maintain`` is a run: under the output's lock, logged in ops.run_log."""
     from receivables import maintenance
@@ -419,48 +427,48 @@ def _maintain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reader(args: argparse.Namespace) -> Reader:
+    from receivables.readers import open_reader
+
+    return open_reader(args.engine, _output_uri(args.output_dir),
+                       lambda: _build_session(args, load_settings(args.conf)))
+
+
 def _report(args: argparse.Namespace) -> int:
     from receivables import report
 
-    spark, out = _session(args)
-    rep = report.load(spark, out, args.run_id_of, args.as_of)
-    csv_path, html_path = report.write(rep, args.dest)
-    print(f"aging report as of {rep.as_of} (run {rep.run_id}): {csv_path}, {html_path}")
+    rep = report.load(_reader(args), args.run_id_of, args.as_of)
+    paths = report.write(rep, args.dest)
+    print(f"aging report as of {rep.as_of} (run {rep.run_id}): {', '.join(str(p) for p in paths)}")
     return EXIT_OK
 
 
 def _history(args: argparse.Namespace) -> int:
     from receivables import audit
 
-    spark, out = _session(args)
+    reader = _reader(args)
     if args.run_id_of:
-        audit.emit(audit.run_counters(spark, out, args.run_id_of), _fmt(args))
+        audit.emit(audit.run_counters(reader, args.run_id_of), _fmt(args))
     elif args.table:
-        audit.emit(audit.table_history(spark, out, args.table), _fmt(args))
+        audit.emit(audit.table_history(reader, args.table), _fmt(args))
     else:
-        audit.emit(audit.run_history(spark, out), _fmt(args))
+        audit.emit(audit.run_history(reader), _fmt(args))
     return EXIT_OK
 
 
 def _query(args: argparse.Namespace) -> int:
     from receivables import audit
 
-    spark, out = _session(args)
-    df = audit.read_as_of(spark, out, args.table, run_id=args.run_id_of, version=args.version,
-                          timestamp=args.timestamp, as_of_date=args.as_of)
-    if args.where:
-        df = df.filter(args.where)
-    audit.emit(audit.sorted_by_key(df, args.table), _fmt(args), args.limit)
+    rows = audit.read_as_of(_reader(args), args.table, run_id=args.run_id_of, version=args.version,
+                            timestamp=args.timestamp, as_of_date=args.as_of, where=args.where, limit=args.limit)
+    audit.emit(rows, _fmt(args))
     return EXIT_OK
 
 
 def _sql(args: argparse.Namespace) -> int:
-    from receivables import audit, io
-    from receivables.catalog import CATALOG
+    from receivables import audit
 
-    spark, out = _session(args)
-    io.register_catalog(spark, out, CATALOG)
-    audit.emit(io.query(spark, args.query), _fmt(args), args.limit)
+    audit.emit(_reader(args).user_sql(args.query), _fmt(args), args.limit)
     return EXIT_OK
 
 

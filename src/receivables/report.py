@@ -1,8 +1,24 @@
-"""The aging report a credit team reads: a CSV and a self-contained HTML page.
+"""The aging report a credit team reads: one self-contained HTML page and two CSV files.
 
-Built from gold.account_receivables_history (one snapshot per run), so any past run's
-report can be produced again. The CSV escapes text cells that a spreadsheet would run as a
-formula (leading ``= + - @``, tab or carriage return); numbers are written untouched.
+Built from gold.account_receivables_history (one snapshot per run) and the version of
+gold.invoice_aging the same run left, so any past run's report can be produced again.
+
+- ``aging_report.html``: summary (outstanding, past due, % past due, credit balances, DSO),
+  the aging matrix (one row per customer × current / past-due buckets / total / % of
+  total, a TOTAL row, filter and sort in the page, each customer expanding to its open
+  invoices), a bar chart of outstanding by bucket and the outstanding / past-due trend
+  (one point per as-of date: the latest run for that date). Charts are Vega-Lite specs
+  made with Altair, rendered by the Vega bundle written into the page (works offline).
+  Every value is escaped; JSON inside ``<script>`` cannot close the element.
+- ``aging_report.csv``: the matrix, one row per customer.
+- ``aging_open_invoices.csv``: every open invoice of the snapshot.
+
+CSV text cells that a spreadsheet would run as a formula (leading ``= + - @``, tab or
+carriage return) get a leading quote; numbers are written untouched.
+
+DSO (days sales outstanding, count-back over 90 days) = outstanding ÷ (Σ invoice_total of
+invoices issued in the 90 days up to the as-of date) × 90; not shown when nothing was
+issued in those 90 days.
 """
 
 from __future__ import annotations
@@ -10,21 +26,25 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
-
-from receivables import io
+from receivables.buckets import BUCKET_COLUMNS
 from receivables.errors import ReceivablesError
-from receivables.gold.account_receivables import BUCKET_COLUMNS
+from receivables.readers import Reader
 
+DSO_DAYS = 90
+MAX_INVOICES_SHOWN = 200  # per customer in the page; every open invoice is in the CSV
+ZERO = Decimal("0.00")
 CSV_COLUMNS = [
     "account_id", "company_name", "unpaid_total", "past_due_total", "open_invoices",
     *BUCKET_COLUMNS.values(), "max_days_past_due", "credit_balance", "incomplete_invoices",
 ]
+INVOICE_COLUMNS = ["account_id", "company_name", "invoice_id", "date_issued", "due_date", "days_past_due",
+                   "aging_bucket", "invoice_total", "outstanding"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -36,45 +56,112 @@ def safe_cell(value: object) -> object:
 
 
 @dataclass(frozen=True)
+class TrendPoint:
+    as_of: dt.date
+    run_id: str
+    outstanding: Decimal
+    past_due: Decimal
+
+
+@dataclass(frozen=True)
 class Report:
     run_id: str
     as_of: dt.date
     buckets: dict[str, Decimal]
-    accounts: list[dict[str, object]]
-    trend: list[tuple[dt.date, str, Decimal]]
+    accounts: list[dict[str, Any]]  # customers with a balance, largest total first
+    trend: list[TrendPoint]
+    invoices: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # open invoices per account
+    invoices_note: str = ""  # why the drill-down is missing, when it is
+    sales_window: Decimal | None = None  # invoiced in the DSO window
+
+    @property
+    def outstanding(self) -> Decimal:
+        return sum((a["unpaid_total"] for a in self.accounts), ZERO)
+
+    @property
+    def past_due(self) -> Decimal:
+        return sum((a["past_due_total"] for a in self.accounts), ZERO)
+
+    @property
+    def credit(self) -> Decimal:
+        return sum((a["credit_balance"] for a in self.accounts), ZERO)
+
+    @property
+    def past_due_share(self) -> Decimal | None:
+        return None if not self.outstanding else (100 * self.past_due / self.outstanding).quantize(Decimal("0.1"))
+
+    @property
+    def dso(self) -> Decimal | None:
+        if not self.sales_window:
+            return None
+        return (self.outstanding / self.sales_window * DSO_DAYS).quantize(Decimal("0.1"))
 
 
-def load(spark: SparkSession, output_dir: str, run_id: str | None, as_of: dt.date | None,
-         top: int = 10) -> Report:
-    path = io.table_path(output_dir, "gold", "account_receivables_history")
-    if not io.is_table(spark, path):
+def load(reader: Reader, run_id: str | None, as_of: dt.date | None) -> Report:
+    from receivables import audit
+
+    if not reader.exists("gold.account_receivables_history"):
         raise ReceivablesError("gold.account_receivables_history is empty: run `receivables run` first")
-    hist = io.read(spark, path)
-    runs = hist.select("run_id", "as_of_date", "snapshot_at").distinct()
+    hist = reader.relation("gold.account_receivables_history")
+    runs = reader.sql(
+        f"SELECT run_id, as_of_date, MAX(snapshot_at) AS snapshot_at FROM {hist} GROUP BY run_id, as_of_date"
+    ).dicts()
     if run_id is not None:
-        chosen = runs.filter(F.col("run_id") == run_id)
+        runs = [r for r in runs if r["run_id"] == run_id]
     elif as_of is not None:
-        chosen = runs.filter(F.col("as_of_date") == F.lit(as_of))
-    else:
-        chosen = runs
-    pick = chosen.orderBy(F.col("as_of_date").desc(), F.col("snapshot_at").desc()).first()
-    if pick is None:
+        runs = [r for r in runs if r["as_of_date"] == as_of]
+    if not runs:
         raise ReceivablesError(f"no run found for {run_id or as_of}; `receivables history` lists runs")
-    snap = hist.filter((F.col("run_id") == pick["run_id"]) & (F.col("as_of_date") == pick["as_of_date"]))
-    sums = io.one(snap.agg(*[F.sum(c).alias(b) for b, c in BUCKET_COLUMNS.items()]))
-    buckets = {b: sums[b] or Decimal("0.00") for b in BUCKET_COLUMNS}
-    accounts = [
-        r.asDict()
-        for r in snap.select(*CSV_COLUMNS).orderBy(F.col("past_due_total").desc(), "account_id").collect()
-    ]
-    trend = [
-        (r["as_of_date"], r["run_id"], r["unpaid"])
-        for r in hist.groupBy("as_of_date", "run_id", "snapshot_at")
-        .agg(F.sum("unpaid_total").alias("unpaid"))
-        .orderBy("as_of_date", "snapshot_at")
-        .collect()
-    ]
-    return Report(pick["run_id"], pick["as_of_date"], buckets, accounts[:], trend)
+    pick = max(runs, key=lambda r: (r["as_of_date"], r["snapshot_at"]))
+    chosen = f"run_id = {audit._quoted(pick['run_id'])} AND as_of_date = DATE '{pick['as_of_date'].isoformat()}'"
+    accounts = reader.sql(
+        f"SELECT {', '.join(CSV_COLUMNS)} FROM {hist} WHERE {chosen} "
+        "AND (unpaid_total <> 0 OR credit_balance <> 0) ORDER BY unpaid_total DESC, account_id ASC"
+    ).dicts()
+    buckets = {b: sum((a[c] for a in accounts), ZERO) for b, c in BUCKET_COLUMNS.items()}
+    trend = _trend(reader, hist)
+    invoices, note, sales = _open_invoices(reader, pick["run_id"], pick["as_of_date"])
+    return Report(pick["run_id"], pick["as_of_date"], buckets, accounts, trend, invoices, note, sales)
+
+
+def _trend(reader: Reader, hist: str) -> list[TrendPoint]:
+    """One point per as-of date: the latest snapshot taken for it."""
+    rows = reader.sql(
+        f"SELECT as_of_date, run_id, MAX(snapshot_at) AS snapshot_at, SUM(unpaid_total) AS outstanding, "
+        f"SUM(past_due_total) AS past_due FROM {hist} GROUP BY as_of_date, run_id"
+    ).dicts()
+    latest: dict[dt.date, dict[str, Any]] = {}
+    for r in rows:
+        if r["as_of_date"] not in latest or r["snapshot_at"] > latest[r["as_of_date"]]["snapshot_at"]:
+            latest[r["as_of_date"]] = r
+    return [TrendPoint(d, r["run_id"], r["outstanding"] or ZERO, r["past_due"] or ZERO)
+            for d, r in sorted(latest.items())]
+
+
+def _open_invoices(reader: Reader, run_id: str, as_of: dt.date) -> tuple[dict[int, list[dict[str, Any]]], str,
+                                                                         Decimal | None]:
+    """Open invoices per account and the DSO window's sales, from gold.invoice_aging as the
+    run left it."""
+    from receivables import audit
+
+    try:
+        version = audit.version_of_run(reader, "gold.invoice_aging", run_id)
+        aging = reader.relation("gold.invoice_aging", version)
+    except ReceivablesError as exc:
+        return {}, f"open invoices are not available for this run ({exc})", None
+    rows = reader.sql(
+        f"SELECT account_id, invoice_id, date_issued, due_date, days_past_due, aging_bucket, invoice_total, "
+        f"outstanding FROM {aging} WHERE outstanding > 0 ORDER BY account_id ASC, outstanding DESC, invoice_id ASC"
+    ).dicts()
+    since = as_of - dt.timedelta(days=DSO_DAYS)
+    sales = reader.sql(
+        f"SELECT SUM(invoice_total) AS s FROM {aging} WHERE date_issued > DATE '{since.isoformat()}' "
+        f"AND date_issued <= DATE '{as_of.isoformat()}'"
+    ).first()
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["account_id"], []).append(r)
+    return out, "", (sales or {}).get("s")
 
 
 def write_csv(report: Report, path: Path) -> None:
@@ -85,86 +172,234 @@ def write_csv(report: Report, path: Path) -> None:
             w.writerow([safe_cell(row[c]) for c in CSV_COLUMNS])
 
 
-def _bars(buckets: dict[str, Decimal]) -> str:
-    width, height, pad = 520, 220, 30
-    top = max([float(v) for v in buckets.values()] + [1.0])
-    step = (width - 2 * pad) / len(buckets)
-    parts = []
-    for i, (name, value) in enumerate(buckets.items()):
-        h = (height - 2 * pad) * float(value) / top
-        x = pad + i * step + 6
-        y = height - pad - h
-        parts.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{step - 12:.1f}" height="{h:.1f}" fill="#3b6ea5">'
-            f"<title>{html.escape(name)}: {value:,}</title></rect>"
-            f'<text x="{x + (step - 12) / 2:.1f}" y="{height - 10}" text-anchor="middle">'
-            f"{html.escape(name)}</text>"
-        )
-    label = 'role="img" aria-label="outstanding by aging bucket"'
-    return f'<svg {label} width="{width}" height="{height}">{"".join(parts)}</svg>'
+def write_invoices_csv(report: Report, path: Path) -> None:
+    names = {a["account_id"]: a["company_name"] for a in report.accounts}
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(INVOICE_COLUMNS)
+        for account in report.accounts:
+            for inv in report.invoices.get(account["account_id"], []):
+                row = {**inv, "company_name": names.get(inv["account_id"])}
+                w.writerow([safe_cell(row[c]) for c in INVOICE_COLUMNS])
 
 
-def _trend(points: list[tuple[dt.date, str, Decimal]]) -> str:
-    width, height, pad = 560, 200, 50
-    if not points:
-        return "<p>No runs yet.</p>"
-    top = max(float(p[2]) for p in points) or 1.0
-    n = max(len(points) - 1, 1)
-    xy = [
-        (pad + (width - 2 * pad) * i / n, height - pad - (height - 2 * pad) * float(p[2]) / top)
-        for i, p in enumerate(points)
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def _share(part: Decimal, whole: Decimal) -> str:
+    return "" if not whole else f"{100 * part / whole:.1f}%"
+
+
+def _script_json(value: object) -> str:
+    """JSON that is safe inside <script>: no '<', '>' or '&' can end the element."""
+    text = json.dumps(value, default=str, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def chart_specs(report: Report) -> dict[str, dict[str, Any]]:
+    """Vega-Lite specs (Altair) of the bucket bars and the trend lines."""
+    import altair as alt
+
+    order = list(report.buckets)
+    bars = alt.Data(values=  # type: ignore[no-untyped-call]
+        [{"bucket": b, "amount": float(v), "label": _money(v)} for b, v in report.buckets.items()])
+    base = alt.Chart(bars).encode(
+        x=alt.X("bucket:N", sort=order, title="Aging bucket", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("amount:Q", title="Outstanding", axis=alt.Axis(format=",.0f")),
+    )
+    bucket_chart = (
+        base.mark_bar(color="#3b6ea5").encode(tooltip=[alt.Tooltip("bucket:N"), alt.Tooltip("label:N", title="amount")])
+        + base.mark_text(dy=-6, fontSize=11).encode(text="label:N")
+    ).properties(width=520, height=240, title="Outstanding by aging bucket")
+    points = [
+        {"as_of": p.as_of.isoformat(), "series": series, "amount": float(v), "label": _money(v), "run_id": p.run_id}
+        for p in report.trend for series, v in (("outstanding", p.outstanding), ("past due", p.past_due))
     ]
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-    labels = "".join(  # first and last as-of dates under the axis, values beside the points
-        f'<text x="{xy[i][0]:.1f}" y="{height - 8}" text-anchor="middle">{points[i][0]}</text>'
-        f'<text x="{xy[i][0]:.1f}" y="{xy[i][1] - 8:.1f}" text-anchor="middle">{points[i][2]:,}</text>'
-        for i in sorted({0, len(points) - 1})
+    trend_data = alt.Data(values=points)  # type: ignore[no-untyped-call]
+    trend_base = alt.Chart(trend_data).encode(
+        x=alt.X("as_of:T", title="As-of date", axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30)),
+        y=alt.Y("amount:Q", title="Amount", axis=alt.Axis(format=",.0f")),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#3b6ea5", "#a53b3b"])),
     )
-    dots = "".join(
-        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{p[0]} ({html.escape(p[1])}): {p[2]:,}</title></circle>'
-        for (x, y), p in zip(xy, points, strict=True)
-    )
-    return (f'<svg role="img" aria-label="unpaid total per run" width="{width}" height="{height}">'
-            f'<polyline fill="none" stroke="#a53b3b" stroke-width="2" points="{line}"/>{dots}{labels}</svg>')
+    trend_chart = (
+        trend_base.mark_line(point=True).encode(
+            tooltip=[alt.Tooltip("as_of:T", format="%Y-%m-%d", title="as of"), "series:N",
+                     alt.Tooltip("label:N", title="amount"), alt.Tooltip("run_id:N", title="run")])
+        + trend_base.mark_text(dy=-8, fontSize=10).encode(text="label:N")
+    ).properties(width=560, height=240, title="Outstanding and past due by as-of date (latest run per date)")
+    return {"chart-buckets": bucket_chart.to_dict(), "chart-trend": trend_chart.to_dict()}
 
 
-def write_html(report: Report, path: Path, top: int = 10) -> None:
-    total = sum(report.buckets.values(), Decimal("0.00"))
-    bucket_rows = "".join(
-        f"<tr><td>{html.escape(b)}</td><td class=n>{v:,}</td></tr>" for b, v in report.buckets.items()
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:84rem;color:#222;
+  padding:0 1rem}
+h1{margin-bottom:.2rem}.meta{color:#555;margin-top:0}
+.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;min-width:10rem}
+.card .label{font-size:.8rem;color:#555;text-transform:uppercase;letter-spacing:.03em}
+.card .value{font-size:1.4rem;font-variant-numeric:tabular-nums}
+.charts{display:flex;flex-wrap:wrap;gap:2rem}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:.25rem .45rem;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
+th:first-child,td:first-child,td.name{text-align:left}
+thead th{cursor:pointer;background:#f5f5f5;position:sticky;top:0}
+thead th[aria-sort=ascending]::after{content:" ▲"}thead th[aria-sort=descending]::after{content:" ▼"}
+tfoot td{font-weight:bold;border-top:2px solid #333}
+tr.detail>td{background:#fafafa;padding:.3rem 1rem .8rem 2.5rem}
+tr.detail table{width:auto}
+button.expand{border:0;background:none;cursor:pointer;font-size:1rem;width:1.5rem}
+.past{color:#a53b3b}.note{color:#555;font-size:.9rem}
+#filter{padding:.3rem .5rem;width:20rem;margin:.5rem 0}
+"""
+
+_SCRIPT = """
+(function(){
+  const specs = JSON.parse(document.getElementById('chart-specs').textContent);
+  for (const [id, spec] of Object.entries(specs)) {
+    vegaEmbed('#' + id, spec, {actions: false, renderer: 'svg'}).catch(console.error);
+  }
+  const body = document.querySelector('#matrix tbody');
+  const pairs = () => Array.from(body.querySelectorAll('tr.customer')).map(r => [r, r.nextElementSibling]);
+  body.addEventListener('click', e => {
+    const b = e.target.closest('button.expand'); if (!b) return;
+    const detail = b.closest('tr').nextElementSibling;
+    const open = b.getAttribute('aria-expanded') !== 'true';
+    b.setAttribute('aria-expanded', String(open)); b.textContent = open ? '▾' : '▸';
+    detail.hidden = !open;
+  });
+  document.getElementById('filter').addEventListener('input', e => {
+    const q = e.target.value.trim().toLowerCase();
+    let shown = 0;
+    for (const [row, detail] of pairs()) {
+      const hit = !q || row.dataset.search.includes(q);
+      row.hidden = !hit; if (!hit) detail.hidden = true;
+      else if (row.querySelector('button.expand')?.getAttribute('aria-expanded') === 'true') detail.hidden = false;
+      shown += hit ? 1 : 0;
+    }
+    document.getElementById('shown').textContent = shown.toLocaleString();
+  });
+  document.querySelectorAll('#matrix thead th').forEach((th, i) => th.addEventListener('click', () => {
+    const asc = th.getAttribute('aria-sort') !== 'ascending';
+    document.querySelectorAll('#matrix thead th').forEach(h => h.removeAttribute('aria-sort'));
+    th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+    const key = th.dataset.key, text = key === 'name';
+    const sorted = pairs().sort((a, b) => {
+      const x = a[0].dataset[key], y = b[0].dataset[key];
+      const c = text ? x.localeCompare(y) : (parseFloat(x) - parseFloat(y));
+      return asc ? c : -c;
+    });
+    for (const [row, detail] of sorted) { body.appendChild(row); body.appendChild(detail); }
+  }));
+})();
+"""
+
+
+def _invoice_table(invoices: list[dict[str, Any]]) -> str:
+    if not invoices:
+        return '<p class="note">No open invoices.</p>'
+    rows = "".join(
+        f"<tr><td>{html.escape(str(i['invoice_id']))}</td><td>{i['date_issued']}</td><td>{i['due_date']}</td>"
+        f"<td class=\"{'past' if i['days_past_due'] else ''}\">{i['days_past_due']}</td>"
+        f"<td>{html.escape(str(i['aging_bucket']))}</td><td>{_money(i['outstanding'])}</td></tr>"
+        for i in invoices[:MAX_INVOICES_SHOWN]
     )
-    top_rows = "".join(
-        f"<tr><td>{r['account_id']}</td><td>{html.escape(str(r['company_name'] or ''))}</td>"
-        f"<td class=n>{r['past_due_total']:,}</td><td class=n>{r['unpaid_total']:,}</td>"
-        f"<td class=n>{r['max_days_past_due']}</td></tr>"
-        for r in report.accounts[:top]
+    more = (f'<p class="note">{len(invoices) - MAX_INVOICES_SHOWN:,} more open invoices of this customer are in '
+            "aging_open_invoices.csv.</p>" if len(invoices) > MAX_INVOICES_SHOWN else "")
+    return ("<table class=\"invoices\"><thead><tr><th>invoice</th><th>issued</th><th>due</th>"
+            "<th>days past due</th><th>bucket</th><th>outstanding</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>{more}")
+
+
+def _matrix(report: Report) -> str:
+    total = report.outstanding
+    heads = "".join(f'<th data-key="b{i}">{html.escape(b)}</th>' for i, b in enumerate(report.buckets))
+    body = []
+    for a in report.accounts:
+        name = str(a["company_name"] or f"account {a['account_id']}")
+        cells = "".join(f"<td>{_money(a[c])}</td>" for c in BUCKET_COLUMNS.values())
+        data = "".join(f' data-b{i}="{a[c]}"' for i, c in enumerate(BUCKET_COLUMNS.values()))
+        search = html.escape(f"{name} {a['account_id']}".lower(), quote=True)
+        invoices = report.invoices.get(a["account_id"], [])
+        body.append(
+            f'<tr class="customer" data-account="{a["account_id"]}" data-name="{html.escape(name.lower(), quote=True)}"'
+            f' data-search="{search}"{data} data-total="{a["unpaid_total"]}">'
+            f'<td class="name"><button class="expand" aria-expanded="false" '
+            f'aria-label="open invoices of {html.escape(name, quote=True)}">▸</button>'
+            f'{html.escape(name)} <span class="note">#{a["account_id"]}</span></td>{cells}'
+            f"<td>{_money(a['unpaid_total'])}</td><td>{_share(a['unpaid_total'], total)}</td></tr>"
+            f'<tr class="detail" hidden><td colspan="{len(report.buckets) + 3}">{_invoice_table(invoices)}</td></tr>'
+        )
+    foot_cells = "".join(f"<td>{_money(v)}</td>" for v in report.buckets.values())
+    share_cells = "".join(f"<td>{_share(v, total)}</td>" for v in report.buckets.values())
+    return (
+        '<table id="matrix"><thead><tr><th data-key="name">Customer</th>'
+        f'{heads}<th data-key="total">Total</th><th data-key="total">% of total</th></tr></thead>'
+        f"<tbody>{''.join(body)}</tbody>"
+        f'<tfoot><tr id="total-row"><td>TOTAL</td>{foot_cells}<td id="grand-total">{_money(total)}</td>'
+        f'<td>{"100.0%" if total else ""}</td></tr>'
+        f'<tr id="share-row"><td>% of total</td>{share_cells}<td></td><td></td></tr></tfoot></table>'
     )
-    page = f"""<!doctype html>
+
+
+def render_html(report: Report, vega_bundle: str) -> str:
+    share = report.past_due_share
+    cards = [
+        ("Total outstanding", _money(report.outstanding), "outstanding"),
+        ("Past due", _money(report.past_due), "past-due"),
+        ("% past due", "" if share is None else f"{share}%", "past-due-share"),
+        ("Credit balances", _money(report.credit), "credit"),
+        (f"DSO ({DSO_DAYS}-day count-back)", "n/a" if report.dso is None else f"{report.dso} days", "dso"),
+        ("Customers with a balance", f"{len(report.accounts):,}", "customers"),
+    ]
+    card_html = "".join(
+        f'<div class="card"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value" id="{key}">{html.escape(value)}</div></div>'
+        for label, value, key in cards
+    )
+    note = f'<p class="note">{html.escape(report.invoices_note)}</p>' if report.invoices_note else ""
+    bundle = vega_bundle.replace("</script", "<\\/script")
+    return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Accounts receivable aging — as of {report.as_of}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse}}
-td,th{{padding:.2em .8em;border-bottom:1px solid #ddd}}.n{{text-align:right}}svg text{{font-size:12px}}</style>
+<style>{_STYLE}</style>
+<script>{bundle}</script>
 </head><body>
 <h1>Accounts receivable aging</h1>
-<p>As of <strong>{report.as_of}</strong> (run <code>{html.escape(report.run_id)}</code>).
-Outstanding: <strong id="total">{total:,}</strong></p>
-<h2>Outstanding by aging bucket</h2>
-{_bars(report.buckets)}
-<table id="buckets"><tr><th>bucket</th><th>amount</th></tr>{bucket_rows}</table>
-<h2>Largest past-due accounts</h2>
-<table id="top"><tr><th>account</th><th>company</th><th>past due</th><th>unpaid</th>\
-<th>max days</th></tr>{top_rows}</table>
-<h2>Unpaid total across runs</h2>
-{_trend(report.trend)}
+<p class="meta">As of <strong id="as-of">{report.as_of}</strong> ·
+run <code id="run-id">{html.escape(report.run_id)}</code></p>
+<section class="cards" aria-label="summary">{card_html}</section>
+<p class="note">DSO = outstanding ÷ invoiced in the {DSO_DAYS} days up to the as-of date × {DSO_DAYS}.
+Past due = outstanding of invoices past their due date. Credit balances are overpayments, not netted
+against outstanding.</p>
+<section class="charts"><div id="chart-buckets"></div><div id="chart-trend"></div></section>
+<h2>Aging by customer</h2>
+<input id="filter" type="search" placeholder="Filter customers by name or id" aria-label="filter customers">
+<span class="note"><span id="shown">{len(report.accounts):,}</span> of {len(report.accounts):,} customers ·
+click a column to sort · ▸ shows a customer's open invoices</span>
+{note}
+{_matrix(report)}
+<script type="application/json" id="chart-specs">{_script_json(chart_specs(report))}</script>
+<script>{_SCRIPT}</script>
 </body></html>
 """
-    path.write_text(page, encoding="utf-8")
 
 
-def write(report: Report, out_dir: str | Path) -> tuple[Path, Path]:
+def vega_bundle() -> str:
+    """vega + vega-lite + vega-embed as one script, for the Vega-Lite version Altair writes."""
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    return str(vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert()))  # type: ignore[call-arg]
+
+
+def write(report: Report, out_dir: str | Path) -> tuple[Path, Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    csv_path, html_path = out / "aging_report.csv", out / "aging_report.html"
+    csv_path, invoices_path, html_path = (out / "aging_report.csv", out / "aging_open_invoices.csv",
+                                          out / "aging_report.html")
     write_csv(report, csv_path)
-    write_html(report, html_path)
-    return csv_path, html_path
+    write_invoices_csv(report, invoices_path)
+    html_path.write_text(render_html(report, vega_bundle()), encoding="utf-8")
+    return html_path, csv_path, invoices_path

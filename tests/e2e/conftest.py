@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,23 @@ def last_run(spark, output: Path):
         .orderBy("started_at", ascending=False)
         .first()
     )
+
+
+def read_as_of(spark, output, table: str, **when):
+    """The Spark frame of ``table`` at the version a run, date, timestamp or version names."""
+    from receivables import audit
+    from receivables.readers import SparkReader
+
+    reader = SparkReader(spark, str(output))
+    return io.read_version(spark, reader.path(table), audit.resolve_version(reader, table, **when))
+
+
+def table_history(spark, output, table: str) -> list[SimpleNamespace]:
+    """The table's commits as ``receivables history TABLE`` lists them (read by Spark)."""
+    from receivables import audit
+    from receivables.readers import SparkReader
+
+    return [SimpleNamespace(**d) for d in audit.table_history(SparkReader(spark, str(output)), table).dicts()]
 
 
 def gold(spark, output: Path, table: str = "invoice_aging"):

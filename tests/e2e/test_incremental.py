@@ -12,10 +12,9 @@ import pytest
 from chispa import assert_df_equality
 from delta.tables import DeltaTable
 
-from receivables.audit import read_as_of
 from receivables.gold.account_receivables import BUSINESS_COLUMNS as ACCOUNT_COLUMNS
 from receivables.gold.invoice_aging import BUSINESS_COLUMNS as AGING_COLUMNS
-from tests.e2e.conftest import gold, last_run, run_cli
+from tests.e2e.conftest import gold, last_run, read_as_of, run_cli
 from tests.e2e.nights import _night, _read, _write
 
 pytestmark = pytest.mark.e2e

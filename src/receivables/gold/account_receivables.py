@@ -12,16 +12,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, TimestampType
 
+from receivables.buckets import BUCKET_COLUMNS
 from receivables.silver.conform import row_hash
 from receivables.silver.parse import MONEY
 
-BUCKET_COLUMNS = {
-    "current": "current_amount",
-    "1-30": "past_due_1_30",
-    "31-60": "past_due_31_60",
-    "61-90": "past_due_61_90",
-    "90+": "past_due_90_plus",
-}
 BUSINESS_COLUMNS = [
     "account_id",
     "company_name",
