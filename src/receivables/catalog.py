@@ -27,5 +27,5 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "gold.account_receivables_history": ("as_of_date", "run_id", "account_id"),
     "ops.run_log": ("started_at",),
     "ops.file_manifest": ("recorded_at", "entity", "source_file"),
-    "ops.watermarks": (),
+    "ops.watermarks": ("consumer", "source"),
 }

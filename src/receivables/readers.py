@@ -144,7 +144,7 @@ def read_commits(folder: str) -> list[Commit]:
             timestamp=dt.datetime.fromtimestamp(ms / 1000, dt.UTC),
             operation=str(info.get("operation", "")),
             user_metadata=meta if isinstance(meta, dict) else {"text": meta},
-            metrics={str(k): str(v) for k, v in (info.get("operationMetrics") or {}).items()},
+            metrics={str(k): str(v) for k, v in sorted((info.get("operationMetrics") or {}).items())},
         ))
     return out
 
@@ -315,7 +315,7 @@ class SparkReader:
                 meta = {"text": r["userMetadata"]}
             out.append(Commit(int(r["version"]), _parse_utc(r["ts"]), str(r["operation"]),
                               meta if isinstance(meta, dict) else {"text": meta},
-                              dict(r["operationMetrics"] or {})))
+                              dict(sorted((r["operationMetrics"] or {}).items()))))
         return out
 
 
