@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import shutil
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
