@@ -13,7 +13,7 @@ AS_OF ?= $(if $(filter data,$(INPUT)),$(SAMPLE_AS_OF),)
 AS_OF_FLAG := $(if $(AS_OF),--as-of $(AS_OF),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check-tools jars cds run test test-unit test-e2e test-cluster bench bench-nights check-readers demo generate lint clean
+.PHONY: help setup check-tools jars cds run test test-unit test-e2e test-cluster test-browser bench bench-nights check-readers demo generate lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,12 @@ $(READERS)/.installed:
 	rm -rf $(READERS) && $(PY) -m venv $(READERS)
 	$(READERS)/bin/pip install -q 'deltalake[pyarrow]==1.6.6' duckdb==1.4.4 duckdb-ext-delta==1.4.4.20260205
 	@touch $@
+
+CHROMIUM ?= /usr/bin/chromium
+test-browser: $(BIN)/receivables ## the aging report in headless Chromium (installs Debian's chromium and Playwright once)
+	@scripts/install_chromium.sh $(CHROMIUM)
+	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/pip install -q -e '.[dev,browser]'
+	RECEIVABLES_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -q -m browser tests/browser
 
 test-cluster: ## the nightly job through spark-submit on a standalone cluster on loopback
 	$(BIN)/pytest -q -m cluster tests/e2e

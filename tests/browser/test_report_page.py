@@ -1,0 +1,128 @@
+"""The aging report in a real browser (headless Chromium): totals equal gold's, a customer
+expands to its open invoices, filter and sort work, charts render, a hostile company name
+stays text, and the page logs no error. Run with `make test-browser`."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from receivables import cli
+from receivables.generate import generate
+from receivables.readers import DuckReader
+
+pytestmark = pytest.mark.browser
+CHROMIUM = os.environ.get("RECEIVABLES_CHROMIUM", "/usr/bin/chromium")
+HOSTILE = '<script>alert("x")</script> & "Co" =1+1'
+# Chromium's flags for a closed network: no background connections, no first-run work.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page_and_gold(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM} (`make test-browser` installs Debian's package)")
+    base = tmp_path_factory.mktemp("browser")
+    data, out, dest = base / "data", base / "out", base / "report"
+    generate(data, invoices=120, accounts=12, skus=20, seed=11, start=dt.date(2024, 1, 1), days=120)
+    accounts = data / "accounts.csv"
+    with accounts.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[1][1] = HOSTILE  # account 1's company name
+    with accounts.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    assert cli.main(["run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", "2024-05-15"]) == 0
+    assert cli.main(["report", "--output-dir", str(out), "--dest", str(dest)]) == 0
+    reader = DuckReader(str(out))
+    gold = reader.sql(f"SELECT account_id, aging_bucket, outstanding FROM {reader.relation('gold.invoice_aging')} "
+                      "WHERE outstanding > 0").dicts()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        errors: list[str] = []
+        dialogs: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto((dest / "aging_report.html").as_uri())
+        page.wait_for_selector("#chart-buckets svg")
+        page.wait_for_selector("#chart-trend svg")
+        yield page, gold, errors, dialogs, dest
+        shot = os.environ.get("RECEIVABLES_SCREENSHOT")
+        if shot:
+            page.screenshot(path=shot, full_page=False)
+        browser.close()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _money(text: str) -> Decimal:
+    return Decimal(text.replace(",", "") or "0")
+
+
+def test_matrix_totals_equal_gold(page_and_gold):
+    page, gold, *_ = page_and_gold
+    expected = sum((r["outstanding"] for r in gold), Decimal("0"))
+    assert _money(page.inner_text("#grand-total")) == expected
+    assert _money(page.inner_text("#outstanding")) == expected
+    heads = page.locator("#matrix thead th").all_inner_texts()
+    totals = page.locator("#total-row td").all_inner_texts()
+    for bucket in ("current", "1-30", "31-60", "61-90", "90+"):
+        want = sum((r["outstanding"] for r in gold if r["aging_bucket"] == bucket), Decimal("0"))
+        assert _money(totals[heads.index(bucket)]) == want, bucket
+    customers = page.locator("#matrix tbody tr.customer")
+    assert customers.count() == len({r["account_id"] for r in gold})
+
+
+def test_a_customer_expands_to_its_open_invoices(page_and_gold):
+    page, gold, *_ = page_and_gold
+    row = page.locator("#matrix tbody tr.customer").first
+    account = int(row.get_attribute("data-account") or 0)
+    detail = page.locator(f'#matrix tbody tr.customer[data-account="{account}"] + tr.detail')
+    assert detail.is_hidden()
+    row.locator("button.expand").click()
+    assert detail.is_visible()
+    assert detail.locator("table.invoices tbody tr").count() == sum(1 for r in gold if r["account_id"] == account)
+    row.locator("button.expand").click()
+    assert detail.is_hidden()
+
+
+def test_filter_and_sort(page_and_gold):
+    page, *_ = page_and_gold
+    page.fill("#filter", "alert")  # the hostile name, found as text
+    visible = page.locator("#matrix tbody tr.customer:visible")
+    assert visible.count() == 1 and page.inner_text("#shown") == "1"
+    page.fill("#filter", "")
+    page.click('#matrix thead th[data-key="total"] >> nth=0')
+    totals = [_money(t) for t in page.locator("#matrix tbody tr.customer td:nth-last-child(2)").all_inner_texts()]
+    assert totals == sorted(totals)
+
+
+def test_charts_have_axes_and_value_labels(page_and_gold):
+    page, *_ = page_and_gold
+    bars = page.inner_text("#chart-buckets")
+    assert "Aging bucket" in bars and "Outstanding" in bars
+    labels = set(page.locator("#chart-buckets svg text").all_text_contents())
+    heads = page.locator("#matrix thead th").all_inner_texts()
+    totals = page.locator("#total-row td").all_inner_texts()
+    for bucket in ("current", "1-30", "31-60", "61-90", "90+"):  # each bar carries its amount
+        assert totals[heads.index(bucket)] in labels, (bucket, labels)
+    trend = page.inner_text("#chart-trend")
+    assert "As-of date" in trend and "Amount" in trend
+
+
+def test_hostile_names_are_text_and_the_page_logs_no_error(page_and_gold):
+    page, _gold, errors, dialogs, dest = page_and_gold
+    assert HOSTILE in page.inner_text("#matrix tbody")
+    assert dialogs == [] and errors == []
+    with (dest / "aging_report.csv").open(encoding="utf-8", newline="") as fh:
+        names = [r["company_name"] for r in csv.DictReader(fh)]
+    assert all(not n.startswith(("=", "+", "-", "@")) for n in names)
