@@ -225,7 +225,8 @@ class DuckReader:
                 for c, t in zip(rel.columns, types, strict=True)]
         fetched = rel.project(", ".join(cols)).fetchall()
         stamps = [t.startswith("TIMESTAMP") for t in types]
-        values = [tuple(_aware(v) if s else v for v, s in zip(row, stamps, strict=True)) for row in fetched]
+        values = ([tuple(_aware(v) if s else v for v, s in zip(row, stamps, strict=True)) for row in fetched]
+                  if any(stamps) else fetched)
         return Rows(list(rel.columns), [_duck_numeric(t) for t in types], values)
 
 

@@ -27,6 +27,7 @@ import csv
 import datetime as dt
 import html
 import json
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -173,14 +174,17 @@ def write_csv(report: Report, path: Path) -> None:
 
 
 def write_invoices_csv(report: Report, path: Path) -> None:
-    names = {a["account_id"]: a["company_name"] for a in report.accounts}
+    names = {a["account_id"]: safe_cell(a["company_name"]) for a in report.accounts}
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(INVOICE_COLUMNS)
         for account in report.accounts:
-            for inv in report.invoices.get(account["account_id"], []):
-                row = {**inv, "company_name": names.get(inv["account_id"])}
-                w.writerow([safe_cell(row[c]) for c in INVOICE_COLUMNS])
+            name = names[account["account_id"]]
+            w.writerows(
+                (i["account_id"], name, i["invoice_id"], i["date_issued"], i["due_date"], i["days_past_due"],
+                 safe_cell(i["aging_bucket"]), i["invoice_total"], i["outstanding"])
+                for i in report.invoices.get(account["account_id"], [])
+            )
 
 
 def _money(value: Decimal | None) -> str:
@@ -259,11 +263,32 @@ _SCRIPT = """
   for (const [id, spec] of Object.entries(specs)) {
     vegaEmbed('#' + id, spec, {actions: false, renderer: 'svg'}).catch(console.error);
   }
+  const drill = JSON.parse(document.getElementById('open-invoices').textContent);
+  const heads = ['invoice', 'issued', 'due', 'days past due', 'bucket', 'outstanding'];
+  function fill(cell, account) {  // the open-invoice table, built from text nodes only
+    const data = drill.accounts[account] || {n: 0, rows: []};
+    if (!data.rows.length) { const p = document.createElement('p'); p.className = 'note';
+      p.textContent = 'No open invoices.'; cell.appendChild(p); return; }
+    const table = document.createElement('table'); table.className = 'invoices';
+    const head = table.createTHead().insertRow();
+    for (const h of heads) { const th = document.createElement('th'); th.textContent = h; head.appendChild(th); }
+    const tbody = table.createTBody();
+    for (const r of data.rows) {
+      const tr = tbody.insertRow();
+      r.forEach((v, i) => { const td = tr.insertCell(); td.textContent = String(v);
+        if (i === 3 && v > 0) td.className = 'past'; });
+    }
+    cell.appendChild(table);
+    if (data.n > data.rows.length) { const p = document.createElement('p'); p.className = 'note';
+      p.textContent = (data.n - data.rows.length).toLocaleString() +
+        ' more open invoices of this customer are in aging_open_invoices.csv.'; cell.appendChild(p); }
+  }
   const body = document.querySelector('#matrix tbody');
   const pairs = () => Array.from(body.querySelectorAll('tr.customer')).map(r => [r, r.nextElementSibling]);
   body.addEventListener('click', e => {
     const b = e.target.closest('button.expand'); if (!b) return;
-    const detail = b.closest('tr').nextElementSibling;
+    const row = b.closest('tr'), detail = row.nextElementSibling;
+    if (!detail.dataset.filled) { fill(detail.firstElementChild, row.dataset.account); detail.dataset.filled = '1'; }
     const open = b.getAttribute('aria-expanded') !== 'true';
     b.setAttribute('aria-expanded', String(open)); b.textContent = open ? '▾' : '▸';
     detail.hidden = !open;
@@ -295,20 +320,12 @@ _SCRIPT = """
 """
 
 
-def _invoice_table(invoices: list[dict[str, Any]]) -> str:
-    if not invoices:
-        return '<p class="note">No open invoices.</p>'
-    rows = "".join(
-        f"<tr><td>{html.escape(str(i['invoice_id']))}</td><td>{i['date_issued']}</td><td>{i['due_date']}</td>"
-        f"<td class=\"{'past' if i['days_past_due'] else ''}\">{i['days_past_due']}</td>"
-        f"<td>{html.escape(str(i['aging_bucket']))}</td><td>{_money(i['outstanding'])}</td></tr>"
-        for i in invoices[:MAX_INVOICES_SHOWN]
-    )
-    more = (f'<p class="note">{len(invoices) - MAX_INVOICES_SHOWN:,} more open invoices of this customer are in '
-            "aging_open_invoices.csv.</p>" if len(invoices) > MAX_INVOICES_SHOWN else "")
-    return ("<table class=\"invoices\"><thead><tr><th>invoice</th><th>issued</th><th>due</th>"
-            "<th>days past due</th><th>bucket</th><th>outstanding</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>{more}")
+def _invoice_rows(invoices: list[dict[str, Any]]) -> list[list[object]]:
+    """A customer's open invoices for the page (largest first, at most MAX_INVOICES_SHOWN):
+    [invoice id, issued, due, days past due, bucket, outstanding]; the page builds the
+    table from them when the customer is first expanded."""
+    return [[i["invoice_id"], str(i["date_issued"]), str(i["due_date"]), i["days_past_due"], i["aging_bucket"],
+             _money(i["outstanding"])] for i in invoices[:MAX_INVOICES_SHOWN]]
 
 
 def _matrix(report: Report) -> str:
@@ -320,7 +337,6 @@ def _matrix(report: Report) -> str:
         cells = "".join(f"<td>{_money(a[c])}</td>" for c in BUCKET_COLUMNS.values())
         data = "".join(f' data-b{i}="{a[c]}"' for i, c in enumerate(BUCKET_COLUMNS.values()))
         search = html.escape(f"{name} {a['account_id']}".lower(), quote=True)
-        invoices = report.invoices.get(a["account_id"], [])
         body.append(
             f'<tr class="customer" data-account="{a["account_id"]}" data-name="{html.escape(name.lower(), quote=True)}"'
             f' data-search="{search}"{data} data-total="{a["unpaid_total"]}">'
@@ -328,7 +344,7 @@ def _matrix(report: Report) -> str:
             f'aria-label="open invoices of {html.escape(name, quote=True)}">▸</button>'
             f'{html.escape(name)} <span class="note">#{a["account_id"]}</span></td>{cells}'
             f"<td>{_money(a['unpaid_total'])}</td><td>{_share(a['unpaid_total'], total)}</td></tr>"
-            f'<tr class="detail" hidden><td colspan="{len(report.buckets) + 3}">{_invoice_table(invoices)}</td></tr>'
+            f'<tr class="detail" hidden><td colspan="{len(report.buckets) + 3}"></td></tr>'
         )
     foot_cells = "".join(f"<td>{_money(v)}</td>" for v in report.buckets.values())
     share_cells = "".join(f"<td>{_share(v, total)}</td>" for v in report.buckets.values())
@@ -340,6 +356,15 @@ def _matrix(report: Report) -> str:
         f'<td>{"100.0%" if total else ""}</td></tr>'
         f'<tr id="share-row"><td>% of total</td>{share_cells}<td></td><td></td></tr></tfoot></table>'
     )
+
+
+def _drill_down(report: Report) -> dict[str, object]:
+    return {
+        "max": MAX_INVOICES_SHOWN,
+        "accounts": {str(a["account_id"]): {"n": len(report.invoices.get(a["account_id"], [])),
+                                            "rows": _invoice_rows(report.invoices.get(a["account_id"], []))}
+                     for a in report.accounts},
+    }
 
 
 def render_html(report: Report, vega_bundle: str) -> str:
@@ -381,17 +406,36 @@ click a column to sort · ▸ shows a customer's open invoices</span>
 {note}
 {_matrix(report)}
 <script type="application/json" id="chart-specs">{_script_json(chart_specs(report))}</script>
+<script type="application/json" id="open-invoices">{_script_json(_drill_down(report))}</script>
 <script>{_SCRIPT}</script>
 </body></html>
 """
 
 
 def vega_bundle() -> str:
-    """vega + vega-lite + vega-embed as one script, for the Vega-Lite version Altair writes."""
+    """vega + vega-lite + vega-embed as one script, for the Vega-Lite version Altair writes.
+    Built once (about 2 s) and kept in the cache folder (``$RECEIVABLES_CACHE``, else
+    ``~/.cache/receivables``)."""
     import vl_convert
     from altair.utils._importers import vl_version_for_vl_convert
 
-    return str(vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert()))  # type: ignore[call-arg]
+    from receivables.cds import cache_dir
+
+    vl = vl_version_for_vl_convert()
+    from importlib.metadata import version as installed
+
+    cached = cache_dir() / f"vega-embed-{installed('vl-convert-python')}-{vl}.js"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    text = str(vl_convert.javascript_bundle(vl_version=vl))  # type: ignore[call-arg]
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(cached)
+    except OSError:
+        pass  # an unwritable cache only costs the next report the same 2 s
+    return text
 
 
 def write(report: Report, out_dir: str | Path) -> tuple[Path, Path, Path]:
