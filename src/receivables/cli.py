@@ -185,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for aging_report.csv and aging_report.html (default: report)")
     _engine(p)
 
+    p = command("catalog", "register every table in a metastore under the output, for any Spark session",
+                "Register bronze.*, silver.*, gold.* and ops.* in a Hive metastore kept at "
+                "<output>/_catalog and write <output>/_catalog/spark-defaults.conf: with "
+                "`pyspark --properties-file` (or spark-sql, spark-submit) that file names the tables "
+                "in your own session (docs/catalog.md).")
+
     p = command("generate", "write deterministic sample extracts",
                 "Generate billing extracts that look like the real ones.")
     p.add_argument("--dest", required=True, metavar="DIR", help="folder to write the extracts to")
@@ -472,6 +478,24 @@ def _sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _catalog(args: argparse.Namespace) -> int:
+    from receivables import jars, metastore
+    from receivables.spark import build_session
+
+    out = _output_uri(args.output_dir)
+    settings = metastore.settings_for(load_settings(args.conf), out)
+    _say(args, "starting Spark …")
+    spark = build_session(settings, warehouse_dir=settings.spark_conf["spark.sql.warehouse.dir"],
+                          quiet=not args.verbose)
+    names = metastore.register(spark, out)
+    spark.stop()
+    props = metastore.write_properties(out, settings, [os.path.abspath(j) for j in jars.find(settings.jars_dir)])
+    print(f"registered {len(names)} tables in {metastore.catalog_dir(out)}; query them by name with\n"
+          f"  pyspark --properties-file {props}\n"
+          f"  spark-sql --properties-file {props} -e 'SELECT * FROM gold.account_receivables'")
+    return EXIT_OK
+
+
 def _config(args: argparse.Namespace) -> int:
     import yaml
 
@@ -494,7 +518,7 @@ def _setup_jars(args: argparse.Namespace) -> int:
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _pipeline_run, "rebuild": _pipeline_run, "reprocess": _pipeline_run,
     "maintain": _maintain, "report": _report, "history": _history, "query": _query, "sql": _sql,
-    "generate": _generate, "config": _config, "setup-jars": _setup_jars,
+    "generate": _generate, "config": _config, "setup-jars": _setup_jars, "catalog": _catalog,
 }
 
 
