@@ -33,7 +33,8 @@ def test_a_plain_spark_sql_session_queries_gold_by_name(nights, tmp_path):
                           cwd=elsewhere, capture_output=True, text=True, timeout=600)
     assert user.returncode == 0, user.stderr[-2000:]
     reader = DuckReader(str(out))
-    want = reader.sql(f"SELECT count(*) AS n, sum(outstanding) AS s FROM {reader.relation('gold.invoice_aging')}").first()
+    aging = reader.relation("gold.invoice_aging")
+    want = reader.sql(f"SELECT count(*) AS n, sum(outstanding) AS s FROM {aging}").first()
     lines = [line.split("\t") for line in user.stdout.strip().splitlines()]
     assert [int(lines[0][0]), Decimal(lines[0][1])] == [want["n"], want["s"]]
     assert int(lines[1][0]) == 3  # the three nights
