@@ -61,6 +61,7 @@ def test_the_installed_command_runs_a_query_from_any_folder(installed):
     assert imported.stdout.startswith(str(target))  # the installed copy, not the checkout
     # no .jars here: the jars come from the local Maven repository, where make setup put them
     done = _cli(target, elsewhere, "sql", "SELECT 6 * 7 AS answer", "--output-dir", str(base / "out"),
+                "--engine", "spark",
                 env={"MAVEN_REPOSITORY": str(jars.maven_repository())})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "42" in done.stdout
@@ -70,7 +71,7 @@ def test_the_installed_command_runs_a_query_from_any_folder(installed):
 
 def test_without_jars_anywhere_every_spark_command_says_how_to_get_them(installed):
     _, target, base = installed
-    done = _cli(target, base, "history", "--output-dir", str(base / "out"),
+    done = _cli(target, base, "history", "--output-dir", str(base / "out"), "--engine", "spark",
                 env={"MAVEN_REPOSITORY": str(base / "no-m2"), "RECEIVABLES_JARS": ""})
     assert done.returncode == 2
     assert "receivables setup-jars" in done.stderr and "Traceback" not in done.stderr

@@ -137,9 +137,13 @@ def test_missing_jars_are_one_line_saying_how_to_get_them(tmp_path, monkeypatch,
     with pytest.raises(jars.DeltaJarsError) as missing:
         jars.find(str(tmp_path / "nowhere"))
     assert "\n" not in str(missing.value) and "receivables setup-jars" in str(missing.value)
-    assert cli.main(["history", "--output-dir", str(tmp_path / "out"), "--conf", str(conf)]) == 2
+    assert cli.main(["history", "--engine", "spark", "--output-dir", str(tmp_path / "out"), "--conf", str(conf)]) == 2
     err = capsys.readouterr().err
     assert "receivables setup-jars" in err and "Traceback" not in err
+    # the default engine reads without Spark: no jars needed, and a missing output is named
+    assert cli.main(["history", "--output-dir", str(tmp_path / "out"), "--conf", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert f"ops.run_log does not exist under {tmp_path / 'out'}" in err and "Traceback" not in err
 
 
 def test_setup_jars_copies_verified_jars_from_the_local_repository_without_a_network(tmp_path, monkeypatch):
