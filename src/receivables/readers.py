@@ -178,6 +178,11 @@ class DuckReader:
         if key not in self._attached:
             if not self.exists(table):
                 raise ReceivablesError(f"{table} does not exist under {self.output_dir}")
+            if version is not None:
+                known = sorted(v for v, _ in _commit_files(Path(self.folder(table)) / "_delta_log"))
+                if version not in known:
+                    raise ReceivablesError(f"{table} has no version {version} (its log holds versions "
+                                           f"{known[0]} to {known[-1]})")
             alias = f"{table.replace('.', '__')}__{'latest' if version is None else f'v{version}'}"
             # One attachment per version: the kernel resolves each snapshot once.
             at = "" if version is None else f", VERSION {int(version)}"
@@ -191,7 +196,12 @@ class DuckReader:
         return self._attached[key]
 
     def sql(self, text: str) -> Rows:
-        return self._rows(self._con.sql(text))
+        import duckdb
+
+        try:
+            return self._rows(self._con.sql(text))
+        except duckdb.Error as exc:
+            raise ReceivablesError(f"SQL error: {str(exc).splitlines()[0]}") from None
 
     def user_sql(self, text: str) -> Rows:
         """A user's statement (DuckDB's dialect) with ``layer.table`` names for every table it

@@ -94,3 +94,12 @@ def test_query_prints_the_same_text_with_either_engine(nights, capsys):
         printed.append(capsys.readouterr().out.splitlines())
     assert printed[0] == [line for line in printed[1] if line != "starting Spark …"]
     assert printed[0][-1].startswith("(") and "rows)" in printed[0][-1]
+
+
+def test_a_missing_version_or_a_bad_filter_is_a_usage_error_naming_it(nights, capsys):
+    out = str(nights["out"])
+    assert run_cli("query", "gold.invoice_aging", "--output-dir", out, "--version", "999") == 2
+    assert "gold.invoice_aging has no version 999 (its log holds versions 0 to" in capsys.readouterr().err
+    assert run_cli("query", "gold.invoice_aging", "--output-dir", out, "--where", "no_such_column > 1") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: SQL error:") and "no_such_column" in err and "Traceback" not in err
