@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -48,45 +49,40 @@ def last_run_for_date(reader: Reader, as_of_date: dt.date) -> str:
     return str(row["run_id"])
 
 
-def resolve_version(
-    reader: Reader,
-    table: str,
-    *,
-    run_id: str | None = None,
-    version: int | None = None,
-    timestamp: str | None = None,
-    as_of_date: dt.date | None = None,
-) -> int | None:
-    """The version a run, a business date or a timestamp points at (None: the latest)."""
+@dataclass(frozen=True)
+class When:
+    """Which version of a table to read: after a run, at a version, at a timestamp, or
+    after the last successful run for a business date; the latest when all are None."""
+
+    run_id: str | None = None
+    version: int | None = None
+    timestamp: str | None = None
+    as_of_date: dt.date | None = None
+
+
+def resolve_version(reader: Reader, table: str, when: When) -> int | None:
+    """The version ``when`` points at (None: the latest)."""
     split_name(table)
     if not reader.exists(table):
         raise ReceivablesError(f"{table} does not exist under {reader.output_dir}")
-    if as_of_date is not None and run_id is None:
-        run_id = last_run_for_date(reader, as_of_date)
+    run_id = when.run_id
+    if when.as_of_date is not None and run_id is None:
+        run_id = last_run_for_date(reader, when.as_of_date)
     if run_id is not None:
         return version_of_run(reader, table, run_id)
-    if version is None and timestamp is not None:
-        return version_at(reader, table, timestamp)
-    return version
+    if when.version is None and when.timestamp is not None:
+        return version_at(reader, table, when.timestamp)
+    return when.version
 
 
-def read_as_of(
-    reader: Reader,
-    table: str,
-    *,
-    run_id: str | None = None,
-    version: int | None = None,
-    timestamp: str | None = None,
-    as_of_date: dt.date | None = None,
-    where: str | None = None,
-    limit: int | None = None,
-) -> Rows:
-    """Rows of ``table`` after a run, at a version, at a timestamp, or after the last run for
-    an as-of date (the current rows when none is given), in the table's key order.
-    ``where`` is a SQL condition in the engine's dialect."""
-    chosen = resolve_version(reader, table, run_id=run_id, version=version, timestamp=timestamp,
-                             as_of_date=as_of_date)
-    rel = reader.relation(table, chosen)
+LATEST = When()
+
+
+def read_as_of(reader: Reader, table: str, when: When = LATEST, *, where: str | None = None,
+               limit: int | None = None) -> Rows:
+    """Rows of ``table`` as ``when`` names it, in the table's key order. ``where`` is a SQL
+    condition in the engine's dialect."""
+    rel = reader.relation(table, resolve_version(reader, table, when))
     columns = reader.sql(f"SELECT * FROM {rel} LIMIT 0").columns
     key = [c for c in _sort_key(table) if c in columns] or columns[:1]
     text = f"SELECT * FROM {rel}"

@@ -465,8 +465,8 @@ def _history(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     from receivables import audit
 
-    rows = audit.read_as_of(_reader(args), args.table, run_id=args.run_id_of, version=args.version,
-                            timestamp=args.timestamp, as_of_date=args.as_of, where=args.where, limit=args.limit)
+    when = audit.When(run_id=args.run_id_of, version=args.version, timestamp=args.timestamp, as_of_date=args.as_of)
+    rows = audit.read_as_of(_reader(args), args.table, when, where=args.where, limit=args.limit)
     audit.emit(rows, _fmt(args))
     return EXIT_OK
 

@@ -51,7 +51,7 @@ def read_as_of(spark, output, table: str, **when):
     from receivables.readers import SparkReader
 
     reader = SparkReader(spark, str(output))
-    return io.read_version(spark, reader.path(table), audit.resolve_version(reader, table, **when))
+    return io.read_version(spark, reader.path(table), audit.resolve_version(reader, table, audit.When(**when)))
 
 
 def table_history(spark, output, table: str) -> list[SimpleNamespace]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from receivables import audit, report
+from receivables.audit import When
 from receivables.catalog import CATALOG
 from receivables.readers import DuckReader, SparkReader
 from tests.e2e.conftest import run_cli
@@ -50,7 +51,8 @@ def test_every_table_at_every_run_reads_the_same_with_duckdb_and_spark(both, nig
             versions = sorted({None, *(r.table_versions[table] for r in runs if table in r.table_versions)},
                               key=lambda v: -1 if v is None else v)
             for version in versions:
-                _same(audit.read_as_of(duck, table, version=version), audit.read_as_of(spark, table, version=version))
+                when = When(version=version)
+                _same(audit.read_as_of(duck, table, when), audit.read_as_of(spark, table, when))
             if _deletion_vectors(nights["out"] / layer / name):
                 with_dvs.append(table)
     assert any(t.startswith("silver.") for t in with_dvs), with_dvs  # deletion-vector tables are compared
@@ -75,8 +77,8 @@ def test_sql_and_filtered_time_travel_agree(both, nights):
     _same(duck.user_sql(text), spark.user_sql(text))
     run_id = nights["night1_run"].run_id
     where = "days_past_due > 30 AND account_id < 5"
-    _same(audit.read_as_of(duck, "gold.invoice_aging", run_id=run_id, where=where),
-          audit.read_as_of(spark, "gold.invoice_aging", run_id=run_id, where=where))
+    _same(audit.read_as_of(duck, "gold.invoice_aging", When(run_id=run_id), where=where),
+          audit.read_as_of(spark, "gold.invoice_aging", When(run_id=run_id), where=where))
 
 
 def test_the_report_is_the_same_whichever_engine_reads(both, nights):
