@@ -14,12 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from receivables.errors import ReceivablesError
-from receivables.readers import Reader, Rows, split_name
+from receivables.readers import Reader, Rows
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
-def _quoted(run_id: str) -> str:
+def sql_run_id(run_id: str) -> str:
+    """``run_id`` as a SQL string literal, refused unless it is made of run-id characters."""
     if not _RUN_ID.match(run_id):
         raise ReceivablesError(f"{run_id!r} is not a run id (letters, digits and - _ . : only)")
     return f"'{run_id}'"
@@ -28,7 +29,7 @@ def _quoted(run_id: str) -> str:
 def version_of_run(reader: Reader, table: str, run_id: str) -> int:
     """The version of ``table`` the run left behind (from ops.run_log)."""
     log = reader.relation("ops.run_log")
-    row = reader.sql(f"SELECT table_versions FROM {log} WHERE run_id = {_quoted(run_id)}").first()
+    row = reader.sql(f"SELECT table_versions FROM {log} WHERE run_id = {sql_run_id(run_id)}").first()
     if row is None:
         raise ReceivablesError(f"no run {run_id} in ops.run_log; `receivables history` lists runs")
     versions = row["table_versions"] or {}
@@ -62,7 +63,6 @@ class When:
 
 def resolve_version(reader: Reader, table: str, when: When) -> int | None:
     """The version ``when`` points at (None: the latest)."""
-    split_name(table)
     if not reader.exists(table):
         raise ReceivablesError(f"{table} does not exist under {reader.output_dir}")
     run_id = when.run_id
@@ -129,7 +129,6 @@ def version_at(reader: Reader, table: str, timestamp: str) -> int:
 
 def table_history(reader: Reader, table: str) -> Rows:
     """Delta commits of one table with the run id each was tagged with."""
-    split_name(table)
     rows = [
         (c.version, c.timestamp, c.operation, c.user_metadata.get("run_id"), c.user_metadata.get("as_of"),
          c.user_metadata.get("command"), c.metrics)
@@ -157,7 +156,7 @@ def run_counters(reader: Reader, run_id: str) -> Rows:
     """One run's every counter, control total and table version, one per row, by name."""
     log = reader.relation("ops.run_log")
     row = reader.sql(
-        f"SELECT counts, control_totals, table_versions FROM {log} WHERE run_id = {_quoted(run_id)}"
+        f"SELECT counts, control_totals, table_versions FROM {log} WHERE run_id = {sql_run_id(run_id)}"
     ).first()
     if row is None:
         raise ReceivablesError(f"no run {run_id} in ops.run_log; `receivables history` lists runs")

@@ -479,7 +479,8 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    from receivables import jars, metastore
+    from receivables import io, jars, metastore
+    from receivables.catalog import CATALOG
     from receivables.spark import build_session
 
     out = _output_uri(args.output_dir)
@@ -487,7 +488,7 @@ def _catalog(args: argparse.Namespace) -> int:
     _say(args, "starting Spark …")
     spark = build_session(settings, warehouse_dir=settings.spark_conf["spark.sql.warehouse.dir"],
                           quiet=not args.verbose)
-    names = metastore.register(spark, out)
+    names = io.register_catalog(spark, out, CATALOG)
     spark.stop()
     props = metastore.write_properties(out, settings, [os.path.abspath(j) for j in jars.find(settings.jars_dir)])
     print(f"registered {len(names)} tables in {metastore.catalog_dir(out)}; query them by name with\n"

@@ -493,8 +493,10 @@ def small_write(spark: SparkSession, rows: int) -> AbstractContextManager[None]:
     return _session_conf(spark, OPTIMIZE_WRITE_CONF, "true")
 
 
-def register_catalog(spark: SparkSession, output_dir: str, tables: dict[str, list[str]]) -> None:
-    """Make ``layer.table`` names resolve to the Delta tables under ``output_dir``."""
+def register_catalog(spark: SparkSession, output_dir: str, tables: dict[str, list[str]]) -> list[str]:
+    """Make ``layer.table`` names resolve to the Delta tables under ``output_dir``; returns
+    the names of the tables that exist (and are now registered)."""
+    done = []
     for layer, names in tables.items():
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
         for name in names:
@@ -503,3 +505,5 @@ def register_catalog(spark: SparkSession, output_dir: str, tables: dict[str, lis
                 spark.sql(
                     f"CREATE TABLE IF NOT EXISTS {layer}.{name} USING DELTA LOCATION '{path}'"
                 )
+                done.append(f"{layer}.{name}")
+    return done

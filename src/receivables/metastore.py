@@ -16,14 +16,9 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from receivables.catalog import CATALOG
 from receivables.config import Settings
 from receivables.errors import ReceivablesError
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
 
 
 def catalog_dir(output_dir: str) -> Path:
@@ -60,21 +55,6 @@ def settings_for(settings: Settings, output_dir: str) -> Settings:
     conf["spark.driver.extraJavaOptions"] = " ".join(
         o for o in (conf.get("spark.driver.extraJavaOptions", ""), derby_options(output_dir)) if o)
     return replace(settings, spark_conf=conf)
-
-
-def register(spark: SparkSession, output_dir: str) -> list[str]:
-    """Register every table that exists; returns their names."""
-    from receivables import io
-
-    done = []
-    for layer, names in CATALOG.items():
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
-        for name in names:
-            path = io.table_path(output_dir, layer, name)
-            if io.is_table(spark, path):
-                spark.sql(f"CREATE TABLE IF NOT EXISTS {layer}.{name} USING DELTA LOCATION '{path}'")
-                done.append(f"{layer}.{name}")
-    return done
 
 
 def write_properties(output_dir: str, settings: Settings, jar_paths: list[str]) -> Path:

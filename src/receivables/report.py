@@ -114,7 +114,7 @@ def load(reader: Reader, run_id: str | None, as_of: dt.date | None) -> Report:
     if not runs:
         raise ReceivablesError(f"no run found for {run_id or as_of}; `receivables history` lists runs")
     pick = max(runs, key=lambda r: (r["as_of_date"], r["snapshot_at"]))
-    chosen = f"run_id = {audit._quoted(pick['run_id'])} AND as_of_date = DATE '{pick['as_of_date'].isoformat()}'"
+    chosen = f"run_id = {audit.sql_run_id(pick['run_id'])} AND as_of_date = DATE '{pick['as_of_date'].isoformat()}'"
     accounts = reader.sql(
         f"SELECT {', '.join(CSV_COLUMNS)} FROM {hist} WHERE {chosen} "
         "AND (unpaid_total <> 0 OR credit_balance <> 0) ORDER BY unpaid_total DESC, account_id ASC"
