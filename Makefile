@@ -85,8 +85,8 @@ DEMO ?=
 demo: ## simulate four nights on generated data and print the run log (DEMO=dir keeps it there)
 	$(BIN)/python -m receivables.demo $(if $(DEMO),--dest $(DEMO),)
 
-generate: ## regenerate the shipped sample in data/ (deterministic)
-	$(BIN)/receivables generate --dest $(INPUT) --invoices 10000 --seed 7
+generate: ## regenerate the shipped sample in data/ (deterministic; the worst-case shape, every bucket populated)
+	$(BIN)/receivables generate --dest $(INPUT) --invoices 10000 --seed 7 --worst-case
 
 lint: ## ruff on src and tests, mypy --strict on src (import cycles: tests/unit/test_layout.py)
 	$(BIN)/ruff check src tests

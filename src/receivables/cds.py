@@ -6,10 +6,13 @@ session with ``-XX:ArchiveClassesAtExit`` and keeps the resulting archive in the
 cache folder; later sessions start with ``-XX:SharedArchiveFile`` and map those classes
 instead of loading them.
 
-An archive only fits the JDK, the Spark jars and the Delta jars it was made with. Its
-file name carries a key of all three, so after an upgrade the key differs, the old
-archive is simply not used, and the next ``make setup`` trains a new one. The JVM checks
-the archive again itself and ignores it (silently, ``-Xshare:auto``) if it does not fit.
+An archive only fits the JDK, the Spark jars and the Delta jars it was made with, at the
+paths it was made with: the JVM maps none of its classes for a class path in another
+place (a second checkout, a virtualenv elsewhere). Its file name carries a key of all of
+them, so after an upgrade or from another install the key differs, that archive is
+simply not used, and ``make setup`` there trains its own. The JVM checks the archive again
+itself and ignores it (silently, ``-Xshare:auto``) if it does not fit. Training removes
+the archives of installs that no longer exist, not those of other installs.
 """
 
 from __future__ import annotations
@@ -33,17 +36,23 @@ def _java() -> Path | None:
     return found.resolve() if found is not None and found.exists() else None
 
 
-def key(jar_paths: list[str]) -> str | None:
-    """What the archive depends on: the java binary, pyspark's jars, Delta's jars."""
+def spark_jars() -> Path:
+    """The folder of the Spark jars on the JVM's class path (this pyspark's)."""
+    return Path(pyspark.__file__).resolve().parent / "jars"
+
+
+def key(jar_paths: list[str], spark_jar_dir: Path | None = None) -> str | None:
+    """What the archive depends on: the java binary, pyspark's jars and Delta's jars, each
+    with the path it is loaded from."""
     java = _java()
     if java is None:
         return None
     digest = hashlib.sha256()
     st = java.stat()
     digest.update(f"{java}:{st.st_size}:{st.st_mtime_ns}".encode())
-    spark_jars = Path(pyspark.__file__).parent / "jars"
-    for jar in sorted([*spark_jars.glob("*.jar"), *map(Path, jar_paths)]):
-        digest.update(f"{jar.name}:{jar.stat().st_size}".encode())
+    jars_dir = spark_jar_dir or spark_jars()
+    for jar in sorted([*jars_dir.glob("*.jar"), *(Path(j).resolve() for j in jar_paths)]):
+        digest.update(f"{jar}:{jar.stat().st_size}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -51,6 +51,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1 (e.g. 0.97)")
+    return value
+
+
 def _new_run_id(now: dt.datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
@@ -202,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first issue date (default 2024-01-01)")
     p.add_argument("--days", type=int, default=365, help="issue dates span this many days (default 365)")
     p.add_argument("--no-payments-file", action="store_true", help="only payment_dates on invoices")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--paid-share", type=_share, default=None, metavar="P",
+                       help="share of invoices paid in full 20-65 days after issue, the rest unpaid or partly "
+                            "paid: a real book's shape (default 0.97)")
+    shape.add_argument("--worst-case", action="store_true",
+                       help="the shipped sample's shape: ~40%% of the book open and past due, every bucket "
+                            "populated (a night re-ages far more than a real one)")
 
     p = command("config", "print the effective configuration",
                 "Print the packaged defaults merged with --conf, as YAML (after validation).")
@@ -258,7 +275,7 @@ def _build_session(args: argparse.Namespace, settings: Settings) -> SparkSession
 
     warehouse = tempfile.mkdtemp(prefix="receivables-warehouse-")
     atexit.register(shutil.rmtree, warehouse, True)
-    return build_session(settings, warehouse_dir=warehouse, quiet=not args.verbose)
+    return build_session(settings, warehouse_dir=warehouse, quiet=not args.verbose, command=args.command)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
@@ -351,11 +368,13 @@ def _print_result(args: argparse.Namespace, result: RunResult, seconds: float) -
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from receivables.generate import generate
+    from receivables.generate import REAL_PAID_SHARE, generate
 
+    paid_share = None if args.worst_case else (REAL_PAID_SHARE if args.paid_share is None else args.paid_share)
     written = generate(
         args.dest, invoices=args.invoices, accounts=args.accounts, skus=args.skus,
         seed=args.seed, start=args.start, days=args.days, payments_file=not args.no_payments_file,
+        paid_share=paid_share,
     )
     for name, rows in written.items():
         print(f"{name}: {rows:,} rows")
@@ -443,8 +462,9 @@ def _reader(args: argparse.Namespace) -> Reader:
 def _report(args: argparse.Namespace) -> int:
     from receivables import report
 
-    rep = report.load(_reader(args), args.run_id_of, args.as_of)
-    paths = report.write(rep, args.dest)
+    reader = _reader(args)
+    rep = report.load(reader, args.run_id_of, args.as_of)
+    paths = report.write(rep, reader, args.dest)
     print(f"aging report as of {rep.as_of} (run {rep.run_id}): {', '.join(str(p) for p in paths)}")
     return EXIT_OK
 
@@ -487,7 +507,7 @@ def _catalog(args: argparse.Namespace) -> int:
     settings = metastore.settings_for(load_settings(args.conf), out)
     _say(args, "starting Spark …")
     spark = build_session(settings, warehouse_dir=settings.spark_conf["spark.sql.warehouse.dir"],
-                          quiet=not args.verbose)
+                          quiet=not args.verbose, command="catalog")
     names = io.register_catalog(spark, out, CATALOG)
     spark.stop()
     props = metastore.write_properties(out, settings, [os.path.abspath(j) for j in jars.find(settings.jars_dir)])

@@ -9,8 +9,14 @@ from typing import Any
 
 import yaml
 
+from receivables.buckets import DEFAULT as DEFAULT_BUCKETS
+from receivables.buckets import Buckets, parse_edges
+
 DEFAULT_CONF = Path(__file__).resolve().parent / "conf" / "base.yaml"
 LOG4J_CONF = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
+
+
+JIT_MODES = ("tiered", "c1")
 
 
 class ConfigError(ValueError):
@@ -21,11 +27,12 @@ Scalar = (str, int, float, bool)
 # Every key a configuration file may hold, with the type its value must have. A mapping
 # of str → scalar (Spark conf, table properties) is written ``dict``.
 SCHEMA: dict[str, dict[str, Any]] = {
-    "spark": {"app_name": str, "master": str, "jars_dir": (str, type(None)), "conf": dict},
+    "spark": {"app_name": str, "master": str, "jars_dir": (str, type(None)), "conf": dict, "jit": dict},
     "pipeline": {
         "default_payment_terms_days": int, "timezone": str, "reread_unchanged_files": bool,
         "staging_dir": (str, type(None)),
     },
+    "gold": {"bucket_edges": list},
     "tables": {"bronze": dict, "silver": dict, "gold": dict, "ops": dict, "common": dict},
     "audit": {"window_days": int},
 }
@@ -33,7 +40,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
 
 def _type_name(kind: Any) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "text", int: "a whole number", bool: "true or false", dict: "a mapping", type(None): "empty"}
+    names = {str: "text", int: "a whole number", bool: "true or false", dict: "a mapping", list: "a list",
+             type(None): "empty"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -70,6 +78,15 @@ def validate(raw: dict[str, Any], source: str) -> None:
             raise ConfigError(
                 f"{source}: 'pipeline.timezone' {zone!r} is not a time zone (e.g. UTC, Europe/Paris)"
             ) from None
+    for command, mode in ((raw.get("spark") or {}).get("jit") or {}).items():
+        if mode not in JIT_MODES:
+            raise ConfigError(f"{source}: 'spark.jit.{command}' must be one of {', '.join(JIT_MODES)}, got {mode!r}")
+    edges = (raw.get("gold") or {}).get("bucket_edges")
+    if edges is not None:
+        try:
+            parse_edges(edges, "'gold.bucket_edges'")
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     window = (raw.get("audit") or {}).get("window_days")
     if window is not None and window < 1:
         raise ConfigError(f"{source}: 'audit.window_days' must be at least 1, got {window}")
@@ -89,6 +106,12 @@ class Settings:
     audit_window_days: int = 400
     reread_unchanged_files: bool = False
     staging_dir: str | None = None  # where a run links new files for Spark (None: the system temp dir)
+    buckets: Buckets = DEFAULT_BUCKETS  # aging buckets gold is built with (conf gold.bucket_edges)
+    jit: dict[str, str] = field(default_factory=dict)  # command (or "default") -> "tiered" | "c1"
+
+    def jit_for(self, command: str | None) -> str:
+        """The JIT mode of the JVM a command starts (``spark.jit``; tiered unless set)."""
+        return self.jit.get(command or "default") or self.jit.get("default") or "tiered"
 
     def retention_properties(self) -> dict[str, str]:
         """Log and removed-file retention that keeps the audit window readable."""
@@ -151,11 +174,14 @@ def load_settings(*extra: str | Path | None) -> Settings:
             master=str(spark["master"]),
             jars_dir=str(spark["jars_dir"]) if spark.get("jars_dir") else "",
             spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
+            jit={str(k): str(v) for k, v in (spark.get("jit") or {}).items()},
             default_terms_days=int(pipeline["default_payment_terms_days"]),
             timezone=str(pipeline["timezone"]),
             reread_unchanged_files=bool(pipeline.get("reread_unchanged_files", False)),
             staging_dir=str(pipeline["staging_dir"]) if pipeline.get("staging_dir") else None,
             audit_window_days=int((raw.get("audit") or {}).get("window_days", 400)),
+            buckets=parse_edges((raw.get("gold") or {}).get("bucket_edges", list(DEFAULT_BUCKETS.edges)),
+                                "gold.bucket_edges"),
             table_properties={
                 str(layer): {str(k): str(v) for k, v in (props or {}).items()}
                 for layer, props in (raw.get("tables") or {}).items()

@@ -32,6 +32,23 @@ def table_path(output_dir: str, layer: str, table: str) -> str:
     return f"{output_dir.rstrip('/')}/{layer}/{table}"
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a table's files are laid out: its partition columns, and the columns a write of
+    the whole table range-partitions its rows by first, so each file holds a range of them
+    (a MERGE that touches a few rows of that range rewrites a few files, not all)."""
+
+    partition_by: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+
+    def arrange(self, df: DataFrame) -> DataFrame:
+        columns = [*self.partition_by, *self.cluster_by]
+        return df.repartitionByRange(*columns) if self.cluster_by else df
+
+
+PLAIN = Layout()
+
+
 def is_table(spark: SparkSession, path: str) -> bool:
     """A Delta table with at least one committed version at ``path``.
 
@@ -158,10 +175,46 @@ def _history_commit(spark: SparkSession, path: str) -> Commit:
     return Commit(int(row["version"]), row["timestamp"].astimezone(dt.UTC), row["userMetadata"])
 
 
-def append(df: DataFrame, path: str, properties: dict[str, str] | None = None) -> None:
-    ensure_table(df.sparkSession, path, df.schema, properties or {})
-    df.write.format("delta").mode("append").save(path)
+def append(
+    df: DataFrame, path: str, properties: dict[str, str] | None = None, add_columns: bool = False,
+    layout: Layout = PLAIN,
+) -> None:
+    """Append ``df``; with ``add_columns`` the columns the table lacks are added to it
+    (Delta's ``mergeSchema``), for a deliberate change of the table's shape. A table this
+    creates gets ``layout`` (and a first write is arranged by it)."""
+    created = not is_table(df.sparkSession, path)
+    ensure_table(df.sparkSession, path, df.schema, properties or {}, layout.partition_by)
+    writer = (layout.arrange(df) if created else df).write.format("delta").mode("append")
+    if add_columns:
+        writer = writer.option("mergeSchema", "true")
+    writer.save(path)
     faults.committed()
+
+
+def replace_table(
+    spark: SparkSession, df: DataFrame, path: str, properties: dict[str, str] | None = None,
+    layout: Layout = PLAIN,
+) -> int:
+    """Replace every row, the schema and the layout of the table with ``df`` and ``layout``
+    in one commit (earlier versions stay readable by time travel); returns the rows written."""
+    if not is_table(spark, path):
+        append(df, path, properties, layout=layout)
+    else:
+        (layout.arrange(df).write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+         .partitionBy(*layout.partition_by).save(path))
+        faults.committed()
+    commit = last_commit(spark, path)
+    return int(commit.metrics.get("numOutputRows", 0)) if commit else 0
+
+
+def columns(spark: SparkSession, path: str) -> list[str]:
+    """The table's column names (its latest schema)."""
+    return read(spark, path).columns
+
+
+def partition_columns(spark: SparkSession, path: str) -> tuple[str, ...]:
+    """The table's partition columns (empty when it is not partitioned)."""
+    return tuple(one(DeltaTable.forPath(spark, path).detail().select("partitionColumns"))[0] or ())
 
 
 def read_version(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
@@ -190,10 +243,12 @@ class Compacted:
 
 
 def maintain_table(
-    spark: SparkSession, path: str, properties: dict[str, str], retain_hours: int, optimize: bool
+    spark: SparkSession, path: str, properties: dict[str, str], retain_hours: int, optimize: bool,
+    zorder_by: Sequence[str] = (),
 ) -> Compacted:
     """Set ``properties`` (no commit when already set), compact small files (OPTIMIZE) when
-    ``optimize``, then VACUUM files removed more than ``retain_hours`` ago."""
+    ``optimize`` (``ZORDER BY zorder_by``: each file then holds a range of those columns),
+    then VACUUM files removed more than ``retain_hours`` ago."""
     table = DeltaTable.forPath(spark, path)
     current = one(table.detail().select("properties"))[0] or {}
     if any(current.get(k) != v for k, v in properties.items()):
@@ -202,7 +257,9 @@ def maintain_table(
         faults.committed()
     removed = added = 0
     if optimize:
-        metrics = one(table.optimize().executeCompaction())["metrics"]
+        optimizer = table.optimize()
+        done = optimizer.executeZOrderBy(*zorder_by) if zorder_by else optimizer.executeCompaction()
+        metrics = one(done)["metrics"]
         removed, added = int(metrics["numFilesRemoved"]), int(metrics["numFilesAdded"])
     table.vacuum(retain_hours)
     return Compacted(removed, added)
@@ -261,9 +318,8 @@ class MergeMetrics:
     """Row counts of one MERGE (all zero when nothing was written)."""
 
     inserted: int = 0
-    updated: int = 0  # every row rewritten, ``update_unmatched`` rows included
+    updated: int = 0
     deleted: int = 0
-    updated_unmatched: int = 0  # rows the source lacks, rewritten by ``update_unmatched``
 
     @property
     def changed(self) -> int:
@@ -279,7 +335,7 @@ def merge_by_hash(
     properties: dict[str, str] | None = None,
     prefilter: bool = True,
     skip_empty: bool = False,
-    update_unmatched: tuple[Column, dict[str, Column]] | None = None,
+    layout: Layout = PLAIN,
 ) -> MergeMetrics:
     """Upsert ``source`` into the table at ``path`` by ``key``.
 
@@ -288,18 +344,14 @@ def merge_by_hash(
     ``delete_missing`` (a SQL condition on the target, ``"true"`` for all), target rows
     the source no longer has are deleted. ``prefilter=False`` skips the
     hash comparison for sources known to hold only changes; ``skip_empty`` then still
-    makes no commit for an empty source. ``update_unmatched`` (condition, new column
-    values, on target columns ``t.*``) rewrites target rows the source lacks in the same
-    commit; the MERGE then always runs.
+    makes no commit for an empty source. A table this creates gets ``layout``.
     """
     if not is_table(spark, path):
         # A first build: nothing to match, so a plain append writes the same rows without
         # a join against the (empty) target.
-        append(source, path, properties)
+        append(source, path, properties, layout=layout)
         commit = last_commit(spark, path)
         return MergeMetrics(inserted=int(commit.metrics.get("numOutputRows", 0)) if commit else 0)
-    if update_unmatched is not None:
-        return _merge(spark, source, path, key, delete_missing, update_unmatched)
     if (prefilter or skip_empty) and not delete_missing:
         # Only rows that are new or differ reach the MERGE; none at all means no commit,
         # so an identical re-run leaves the table's history untouched. When every row is
@@ -337,25 +389,60 @@ def upsert_changed(
 
 def replace_scope(
     spark: SparkSession, source: DataFrame, path: str, key: Sequence[str], scope: str,
-    properties: dict[str, str] | None = None,
+    properties: dict[str, str] | None = None, layout: Layout = PLAIN,
 ) -> MergeMetrics:
     """Make the target rows matching the SQL condition ``scope`` (on ``t.*``; ``"true"``
     for the whole table) exactly the source: upsert by hash, delete the keys it lacks."""
-    return merge_by_hash(spark, source, path, key, delete_missing=scope, properties=properties)
+    return merge_by_hash(spark, source, path, key, delete_missing=scope, properties=properties, layout=layout)
 
 
-def upsert_with_reage(
-    spark: SparkSession, changes: DataFrame, path: str, key: Sequence[str], *,
-    reage: tuple[Column, dict[str, Column]] | None, delete: str | None,
-    properties: dict[str, str] | None = None,
-) -> MergeMetrics:
-    """One MERGE of rows known to have changed (``changes``); target rows the source lacks
-    that match ``reage``'s condition get its new column values, and those matching the SQL
-    condition ``delete`` go. No commit when there is nothing to do."""
-    return merge_by_hash(
-        spark, changes, path, key, delete_missing=delete, properties=properties,
-        prefilter=False, skip_empty=True, update_unmatched=reage,
-    )
+_DELETE, _TALLY = "_delete", "_tally"
+
+
+def apply_changes(
+    spark: SparkSession, changes: DataFrame, path: str, key: Sequence[str], deletes: Sequence[Any] = (),
+    tally: str | None = None,
+) -> tuple[MergeMetrics, int]:
+    """One MERGE that writes rows known to differ from the table (``changes``: new keys
+    inserted, the others rewritten) and removes the rows whose single key column value is
+    in ``deletes``. It has no NOT MATCHED BY SOURCE clause, so Delta rewrites only the files
+    holding those keys (such a clause, even with a condition, makes every file of the table
+    one to rewrite). No commit when there is nothing to do. ``tally`` names a boolean
+    column of ``changes`` that is counted (the second value returned), not written."""
+    columns = [c for c in changes.columns if c != tally]
+    flagged = F.col(tally) if tally else F.lit(False)
+    source = changes.select(*columns, flagged.alias(_TALLY), F.lit(False).alias(_DELETE))
+    if deletes:
+        (column,) = key
+        gone = spark.createDataFrame([(v,) for v in deletes], StructType([changes.schema[column]]))
+        source = source.unionByName(gone.select(
+            *[F.col(c) if c == column else F.lit(None).cast(changes.schema[c].dataType).alias(c) for c in columns],
+            F.lit(False).alias(_TALLY), F.lit(True).alias(_DELETE)))
+    source = source.persist()
+    try:
+        n = one(source.agg(F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col(_TALLY), 1)).alias("tally")))
+        if n["rows"] == 0:
+            return MergeMetrics(), 0
+        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+        values: dict[str, str | Column] = {c: F.col(f"s.`{c}`") for c in columns}
+        merge = (
+            DeltaTable.forPath(spark, path).alias("t").merge(source.alias("s"), on)
+            .whenMatchedDelete(condition=F.col(f"s.{_DELETE}"))
+            .whenMatchedUpdate(set=values)
+            .whenNotMatchedInsert(condition=~F.col(f"s.{_DELETE}"), values=values)
+        )
+        before = version(spark, path)
+        with small_write(spark, int(n["rows"])):
+            result = merge.execute()
+        if version(spark, path) != before:
+            faults.committed()
+    finally:
+        source.unpersist()
+    row = result.first() if result is not None else None
+    metrics = MergeMetrics() if row is None else MergeMetrics(
+        inserted=int(row["num_inserted_rows"]), updated=int(row["num_updated_rows"]),
+        deleted=int(row["num_deleted_rows"]))
+    return metrics, int(n["tally"])
 
 
 def upsert_all(
@@ -424,7 +511,6 @@ def _merge(
     path: str,
     key: Sequence[str],
     delete_missing: str | None,
-    update_unmatched: tuple[Column, dict[str, Column]] | None = None,
 ) -> MergeMetrics:
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     merge = (
@@ -437,8 +523,6 @@ def _merge(
     # Deletion first: a row both clauses match (an open invoice that left the source) goes.
     if delete_missing:
         merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing)
-    if update_unmatched is not None:
-        merge = merge.whenNotMatchedBySourceUpdate(condition=update_unmatched[0], set=dict(update_unmatched[1]))
     before = version(spark, path)
     result = merge.execute()
     if version(spark, path) != before:
@@ -446,15 +530,10 @@ def _merge(
     row = result.first() if result is not None else None
     if row is None:
         return MergeMetrics()
-    unmatched = 0
-    if update_unmatched is not None:
-        commit = last_commit(spark, path)
-        unmatched = int(commit.metrics.get("numTargetRowsNotMatchedBySourceUpdated", 0)) if commit else 0
     return MergeMetrics(
         inserted=int(row["num_inserted_rows"]),
         updated=int(row["num_updated_rows"]),
         deleted=int(row["num_deleted_rows"]),
-        updated_unmatched=unmatched,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from receivables import io
 from receivables.catalog import CATALOG
+from receivables.gold import invoice_aging
 from receivables.ops import maintain as ops_maintain
 from receivables.ops.run_log import RunRecord
 from receivables.pipeline import write_run_log
@@ -19,7 +20,8 @@ def maintain(ctx: RunContext, retain_days: int | None, optimize: bool) -> RunRes
     status, error = "succeeded", None
     with io.tagged_commits(ctx.spark, ctx.run_id, as_of=ctx.as_of.isoformat(), command=ctx.command):
         try:
-            done = ops_maintain.maintain(ctx.spark, ctx.settings, ctx.output_dir, CATALOG, retain_days, optimize)
+            done = ops_maintain.maintain(ctx.spark, ctx.settings, ctx.output_dir, CATALOG, retain_days, optimize,
+                                         {"gold.invoice_aging": invoice_aging.LAYOUT.cluster_by})
             for m in done:
                 record.count(f"maintain.{m.table}.files_removed", m.files_removed)
                 record.count(f"maintain.{m.table}.files_added", m.files_added)

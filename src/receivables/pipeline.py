@@ -13,7 +13,7 @@ from receivables import io
 from receivables.bronze.update import ingest_bronze
 from receivables.catalog import CATALOG, PUBLISHED
 from receivables.errors import InputFileError, InputFilesError, MissingInputError, ReceivablesError
-from receivables.gold.update import update_gold
+from receivables.gold.update import buckets_change, update_gold
 from receivables.ops import controls, faults, recovery, watermarks
 from receivables.ops.run_log import RunRecord
 from receivables.progress import Steps
@@ -43,6 +43,7 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
                 abandoned = recovery.find_abandoned(ctx, CATALOG)
                 recovery.settle(ctx, abandoned, record)
                 found = {t: io.version(ctx.spark, ctx.path(*t)) for t in PUBLISHED}
+            new_buckets = buckets_change(ctx, scope)  # before anything is written
             recovered: dict[str, list[str]] = {}
             if ctx.input_dir is None:
                 record.skip("bronze", f"no files read ({ctx.command})")
@@ -52,7 +53,7 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
             marks = watermarks.read_all(ctx.spark, ctx.path("ops", "watermarks"))
             silver_marks = update_silver(ctx, record, scope, marks, recovered)
             update_gold(ctx, record, scope, marks, silver_marks,
-                        rebuild=any(r.touched_gold for r in abandoned))
+                        rebuild=any(r.touched_gold for r in abandoned), new_buckets=new_buckets)
             faults.after("gold")
             with record.step("controls") as said:
                 said.append(controls.reconcile(ctx, record))

@@ -11,8 +11,10 @@ Two engines answer the same questions with the same rows:
 Both return ``Rows``: plain Python values (``Decimal`` amounts, ``date``, time-zone aware
 UTC ``datetime``), so callers and printers never depend on the engine. SQL handed to
 ``sql`` is in the subset both dialects share (SELECT, WHERE, GROUP BY, ORDER BY … NULLS
-FIRST, LIMIT, map subscripts); ``user_sql`` runs a user's statement in the engine's own
-dialect.
+FIRST, LIMIT, map subscripts, window functions, ``concat``); where they differ the reader
+writes the expression (``money_text``, ``ordered_join``). ``user_sql`` runs a user's
+statement in the engine's own dialect. ``copy_csv`` writes a query's rows to a CSV file
+(DuckDB writes it itself, without handing the rows to Python).
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ class Reader(Protocol):
     def user_sql(self, text: str) -> Rows: ...
 
     def commits(self, table: str) -> list[Commit]: ...
+
+    def copy_csv(self, text: str, path: Path) -> None: ...
+
+    def money_text(self, expr: str) -> str: ...
+
+    def ordered_join(self, expr: str, order: str) -> str: ...
 
 
 def split_name(table: str) -> tuple[str, str]:
@@ -228,6 +236,23 @@ class DuckReader:
             raise ReceivablesError(f"{table} does not exist under {self.output_dir}")
         return read_commits(self.folder(table))
 
+    def copy_csv(self, text: str, path: Path) -> None:
+        """The query's rows as CSV with a header, written by DuckDB (cells as Python's csv
+        module writes them: NULL is an empty cell; a query maps '' to NULL itself)."""
+        target = str(path).replace("'", "''")
+        self._con.execute(f"COPY ({text}) TO '{target}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"')")
+
+    def money_text(self, expr: str) -> str:
+        """``expr`` (a decimal amount) as text with thousands separators and two places,
+        exactly (whole and cent parts as integers, no floating point)."""
+        x = f"CAST({expr} AS DECIMAL(38,2))"
+        return (f"(CASE WHEN {x} < 0 THEN '-' ELSE '' END || format('{{:,}}', CAST(TRUNC(ABS({x})) AS HUGEINT)) "
+                f"|| '.' || lpad(CAST(CAST(ABS({x}) * 100 AS HUGEINT) % 100 AS VARCHAR), 2, '0'))")
+
+    def ordered_join(self, expr: str, order: str) -> str:
+        """An aggregate: the group's non-NULL ``expr`` texts in ``order``, joined by commas."""
+        return f"string_agg({expr}, ',' ORDER BY {order})"
+
     def _rows(self, rel: duckdb.DuckDBPyRelation) -> Rows:
         # TIMESTAMP WITH TIME ZONE comes back as naive UTC (the session zone), made aware here.
         types = [str(t) for t in rel.types]
@@ -328,6 +353,22 @@ class SparkReader:
                               meta if isinstance(meta, dict) else {"text": meta},
                               dict(sorted((r["operationMetrics"] or {}).items()))))
         return out
+
+    def copy_csv(self, text: str, path: Path) -> None:
+        """The query's rows as CSV with a header (collected, written by Python's csv module)."""
+        import csv
+
+        rows = self.sql(text)
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(rows.columns)
+            w.writerows(rows.values)
+
+    def money_text(self, expr: str) -> str:
+        return f"format_number({expr}, 2)"
+
+    def ordered_join(self, expr: str, order: str) -> str:
+        return f"listagg({expr}, ',') WITHIN GROUP (ORDER BY {order})"
 
 
 def _parse_utc(text: str) -> dt.datetime:

@@ -28,25 +28,27 @@ import datetime as dt
 import html
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from receivables.buckets import BUCKET_COLUMNS
+from receivables.buckets import Buckets
 from receivables.errors import ReceivablesError
 from receivables.readers import Reader
 
 DSO_DAYS = 90
 MAX_INVOICES_SHOWN = 200  # per customer in the page; every open invoice is in the CSV
 ZERO = Decimal("0.00")
-CSV_COLUMNS = [
-    "account_id", "company_name", "unpaid_total", "past_due_total", "open_invoices",
-    *BUCKET_COLUMNS.values(), "max_days_past_due", "credit_balance", "incomplete_invoices",
-]
 INVOICE_COLUMNS = ["account_id", "company_name", "invoice_id", "date_issued", "due_date", "days_past_due",
                    "aging_bucket", "invoice_total", "outstanding"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_columns(buckets: Buckets) -> list[str]:
+    """The matrix CSV's columns: one amount column per bucket the run aged with."""
+    return ["account_id", "company_name", "unpaid_total", "past_due_total", "open_invoices",
+            *buckets.columns.values(), "max_days_past_due", "credit_balance", "incomplete_invoices"]
 
 
 def safe_cell(value: object) -> object:
@@ -54,6 +56,13 @@ def safe_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return "" if value is None else value
+
+
+def safe_cell_sql(expr: str) -> str:
+    """``safe_cell`` as SQL both engines run (an empty text becomes an empty cell too)."""
+    starts = "'=', '+', '-', '@', chr(9), chr(13)"
+    quote = "''''"  # one single quote, as a SQL literal
+    return f"(CASE WHEN substr({expr}, 1, 1) IN ({starts}) THEN concat({quote}, {expr}) ELSE NULLIF({expr}, '') END)"
 
 
 @dataclass(frozen=True)
@@ -68,10 +77,11 @@ class TrendPoint:
 class Report:
     run_id: str
     as_of: dt.date
-    buckets: dict[str, Decimal]
+    bucket_set: Buckets  # the buckets the run aged with (its snapshot's amount columns)
+    buckets: dict[str, Decimal]  # bucket name → outstanding
     accounts: list[dict[str, Any]]  # customers with a balance, largest total first
     trend: list[TrendPoint]
-    invoices: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # open invoices per account
+    aging: str | None = None  # gold.invoice_aging as the run left it: a relation for the reader
     invoices_note: str = ""  # why the drill-down is missing, when it is
     sales_window: Decimal | None = None  # invoiced in the DSO window
 
@@ -104,8 +114,12 @@ def load(reader: Reader, run_id: str | None, as_of: dt.date | None) -> Report:
     if not reader.exists("gold.account_receivables_history"):
         raise ReceivablesError("gold.account_receivables_history is empty: run `receivables run` first")
     hist = reader.relation("gold.account_receivables_history")
+    # A run's snapshot fills the amount columns of the bucket edges it aged with and
+    # leaves NULL in those of other edges the history has seen (conf gold.bucket_edges).
+    amounts = [c for c in reader.sql(f"SELECT * FROM {hist} LIMIT 0").columns if Buckets.is_amount_column(c)]
     runs = reader.sql(
-        f"SELECT run_id, as_of_date, MAX(snapshot_at) AS snapshot_at FROM {hist} GROUP BY run_id, as_of_date"
+        f"SELECT run_id, as_of_date, MAX(snapshot_at) AS snapshot_at, "
+        f"{', '.join(f'COUNT({c}) AS {c}' for c in amounts)} FROM {hist} GROUP BY run_id, as_of_date"
     ).dicts()
     if run_id is not None:
         runs = [r for r in runs if r["run_id"] == run_id]
@@ -114,15 +128,19 @@ def load(reader: Reader, run_id: str | None, as_of: dt.date | None) -> Report:
     if not runs:
         raise ReceivablesError(f"no run found for {run_id or as_of}; `receivables history` lists runs")
     pick = max(runs, key=lambda r: (r["as_of_date"], r["snapshot_at"]))
+    bucket_set = Buckets.from_columns(c for c in amounts if pick[c])
+    if bucket_set is None:
+        raise ReceivablesError(f"the snapshot of run {pick['run_id']} holds no consistent set of bucket columns: "
+                               f"{', '.join(c for c in amounts if pick[c])}")
     chosen = f"run_id = {audit.sql_run_id(pick['run_id'])} AND as_of_date = DATE '{pick['as_of_date'].isoformat()}'"
     accounts = reader.sql(
-        f"SELECT {', '.join(CSV_COLUMNS)} FROM {hist} WHERE {chosen} "
+        f"SELECT {', '.join(csv_columns(bucket_set))} FROM {hist} WHERE {chosen} "
         "AND (unpaid_total <> 0 OR credit_balance <> 0) ORDER BY unpaid_total DESC, account_id ASC"
     ).dicts()
-    buckets = {b: sum((a[c] for a in accounts), ZERO) for b, c in BUCKET_COLUMNS.items()}
+    buckets = {b: sum((a[c] for a in accounts), ZERO) for b, c in bucket_set.columns.items()}
     trend = _trend(reader, hist)
-    invoices, note, sales = _open_invoices(reader, pick["run_id"], pick["as_of_date"])
-    return Report(pick["run_id"], pick["as_of_date"], buckets, accounts, trend, invoices, note, sales)
+    aging, note, sales = _aging_of_run(reader, pick["run_id"], pick["as_of_date"])
+    return Report(pick["run_id"], pick["as_of_date"], bucket_set, buckets, accounts, trend, aging, note, sales)
 
 
 def _trend(reader: Reader, hist: str) -> list[TrendPoint]:
@@ -139,52 +157,90 @@ def _trend(reader: Reader, hist: str) -> list[TrendPoint]:
             for d, r in sorted(latest.items())]
 
 
-def _open_invoices(reader: Reader, run_id: str, as_of: dt.date) -> tuple[dict[int, list[dict[str, Any]]], str,
-                                                                         Decimal | None]:
-    """Open invoices per account and the DSO window's sales, from gold.invoice_aging as the
-    run left it."""
+def _aging_of_run(reader: Reader, run_id: str, as_of: dt.date) -> tuple[str | None, str, Decimal | None]:
+    """gold.invoice_aging as the run left it (a relation for ``reader.sql``) and the DSO
+    window's sales from it."""
     from receivables import audit
 
     try:
         version = audit.version_of_run(reader, "gold.invoice_aging", run_id)
         aging = reader.relation("gold.invoice_aging", version)
     except ReceivablesError as exc:
-        return {}, f"open invoices are not available for this run ({exc})", None
-    rows = reader.sql(
-        f"SELECT account_id, invoice_id, date_issued, due_date, days_past_due, aging_bucket, invoice_total, "
-        f"outstanding FROM {aging} WHERE outstanding > 0 ORDER BY account_id ASC, outstanding DESC, invoice_id ASC"
-    ).dicts()
+        return None, f"open invoices are not available for this run ({exc})", None
     since = as_of - dt.timedelta(days=DSO_DAYS)
     sales = reader.sql(
         f"SELECT SUM(invoice_total) AS s FROM {aging} WHERE date_issued > DATE '{since.isoformat()}' "
         f"AND date_issued <= DATE '{as_of.isoformat()}'"
     ).first()
-    out: dict[int, list[dict[str, Any]]] = {}
-    for r in rows:
-        out.setdefault(r["account_id"], []).append(r)
-    return out, "", (sales or {}).get("s")
+    return aging, "", (sales or {}).get("s")
 
 
 def write_csv(report: Report, path: Path) -> None:
+    columns = csv_columns(report.bucket_set)
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(CSV_COLUMNS)
+        w.writerow(columns)
         for row in report.accounts:
-            w.writerow([safe_cell(row[c]) for c in CSV_COLUMNS])
+            w.writerow([safe_cell(row[c]) for c in columns])
 
 
-def write_invoices_csv(report: Report, path: Path) -> None:
-    names = {a["account_id"]: safe_cell(a["company_name"]) for a in report.accounts}
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(INVOICE_COLUMNS)
-        for account in report.accounts:
-            name = names[account["account_id"]]
-            w.writerows(
-                (i["account_id"], name, i["invoice_id"], i["date_issued"], i["due_date"], i["days_past_due"],
-                 safe_cell(i["aging_bucket"]), i["invoice_total"], i["outstanding"])
-                for i in report.invoices.get(account["account_id"], [])
-            )
+def _listed_accounts(report: Report, reader: Reader) -> str:
+    """The run's snapshot rows the matrix lists (customers with a balance), as a relation."""
+    from receivables import audit
+
+    hist = reader.relation("gold.account_receivables_history")
+    return (f"(SELECT account_id, company_name, unpaid_total FROM {hist} WHERE run_id = "
+            f"{audit.sql_run_id(report.run_id)} AND as_of_date = DATE '{report.as_of.isoformat()}' "
+            "AND (unpaid_total <> 0 OR credit_balance <> 0))")
+
+
+def write_invoices_csv(report: Report, reader: Reader, path: Path) -> None:
+    """Every open invoice of the run: customers in the matrix's order, each customer's
+    largest first. The engine writes the rows (with DuckDB none passes through Python)."""
+    if report.aging is None:
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerow(INVOICE_COLUMNS)
+        return
+    reader.copy_csv(
+        f"SELECT a.account_id, {safe_cell_sql('h.company_name')} AS company_name, a.invoice_id, a.date_issued, "
+        f"a.due_date, a.days_past_due, {safe_cell_sql('a.aging_bucket')} AS aging_bucket, a.invoice_total, "
+        f"a.outstanding FROM {report.aging} a JOIN {_listed_accounts(report, reader)} h "
+        "ON h.account_id = a.account_id WHERE a.outstanding > 0 "
+        "ORDER BY h.unpaid_total DESC, a.account_id ASC, a.outstanding DESC, a.invoice_id ASC",
+        path,
+    )
+
+
+def drill_down_json(report: Report, reader: Reader) -> str:
+    """The page's open invoices per customer, as JSON text safe inside ``<script>``:
+    ``{"max": M, "accounts": {id: {"n": open invoices, "rows": [[invoice id, issued, due,
+    days past due, bucket, outstanding], …]}}}``, at most M rows per customer, largest
+    first; the page builds a customer's table from them when it is first expanded.
+
+    The engine writes each row's JSON text and joins a customer's rows; they hold only
+    numbers, ISO dates and bucket names (``[0-9a-z+-]`` by construction), so nothing
+    needs escaping. Python handles one text per customer.
+    """
+    per_account: dict[int, tuple[int, str]] = {}
+    if report.aging is not None:
+        row = ("concat('[', CAST(invoice_id AS STRING), ',\"', CAST(date_issued AS STRING), '\",\"', "
+               "CAST(due_date AS STRING), '\",', CAST(days_past_due AS STRING), ',\"', aging_bucket, '\",\"', "
+               f"{reader.money_text('outstanding')}, '\"]')")
+        ranked = (f"SELECT account_id, invoice_id, outstanding, {row} AS row_json, ROW_NUMBER() OVER "
+                  "(PARTITION BY account_id ORDER BY outstanding DESC, invoice_id ASC) AS rn "
+                  f"FROM {report.aging} WHERE outstanding > 0")
+        shown = reader.ordered_join(f"CASE WHEN rn <= {MAX_INVOICES_SHOWN} THEN row_json END",
+                                    "outstanding DESC, invoice_id ASC")
+        for account, n, rows in reader.sql(
+            f"SELECT account_id, COUNT(*) AS n, {shown} AS rows_json FROM ({ranked}) r GROUP BY account_id"
+        ).values:
+            per_account[account] = (n, rows or "")
+    parts = []
+    for a in report.accounts:
+        n, rows = per_account.get(a["account_id"], (0, ""))
+        parts.append(f'"{a["account_id"]}":{{"n":{n},"rows":[{rows}]}}')
+    text = f'{{"max":{MAX_INVOICES_SHOWN},"accounts":{{{",".join(parts)}}}}}'
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _money(value: Decimal | None) -> str:
@@ -320,22 +376,15 @@ _SCRIPT = """
 """
 
 
-def _invoice_rows(invoices: list[dict[str, Any]]) -> list[list[object]]:
-    """A customer's open invoices for the page (largest first, at most MAX_INVOICES_SHOWN):
-    [invoice id, issued, due, days past due, bucket, outstanding]; the page builds the
-    table from them when the customer is first expanded."""
-    return [[i["invoice_id"], str(i["date_issued"]), str(i["due_date"]), i["days_past_due"], i["aging_bucket"],
-             _money(i["outstanding"])] for i in invoices[:MAX_INVOICES_SHOWN]]
-
-
 def _matrix(report: Report) -> str:
     total = report.outstanding
     heads = "".join(f'<th data-key="b{i}">{html.escape(b)}</th>' for i, b in enumerate(report.buckets))
+    amounts = list(report.bucket_set.columns.values())
     body = []
     for a in report.accounts:
         name = str(a["company_name"] or f"account {a['account_id']}")
-        cells = "".join(f"<td>{_money(a[c])}</td>" for c in BUCKET_COLUMNS.values())
-        data = "".join(f' data-b{i}="{a[c]}"' for i, c in enumerate(BUCKET_COLUMNS.values()))
+        cells = "".join(f"<td>{_money(a[c])}</td>" for c in amounts)
+        data = "".join(f' data-b{i}="{a[c]}"' for i, c in enumerate(amounts))
         search = html.escape(f"{name} {a['account_id']}".lower(), quote=True)
         body.append(
             f'<tr class="customer" data-account="{a["account_id"]}" data-name="{html.escape(name.lower(), quote=True)}"'
@@ -358,16 +407,8 @@ def _matrix(report: Report) -> str:
     )
 
 
-def _drill_down(report: Report) -> dict[str, object]:
-    return {
-        "max": MAX_INVOICES_SHOWN,
-        "accounts": {str(a["account_id"]): {"n": len(report.invoices.get(a["account_id"], [])),
-                                            "rows": _invoice_rows(report.invoices.get(a["account_id"], []))}
-                     for a in report.accounts},
-    }
-
-
-def render_html(report: Report, vega_bundle: str) -> str:
+def render_html(report: Report, drill_down: str, vega_bundle: str) -> str:
+    """The page; ``drill_down`` is ``drill_down_json``'s text."""
     share = report.past_due_share
     cards = [
         ("Total outstanding", _money(report.outstanding), "outstanding"),
@@ -406,7 +447,7 @@ click a column to sort · ▸ shows a customer's open invoices</span>
 {note}
 {_matrix(report)}
 <script type="application/json" id="chart-specs">{_script_json(chart_specs(report))}</script>
-<script type="application/json" id="open-invoices">{_script_json(_drill_down(report))}</script>
+<script type="application/json" id="open-invoices">{drill_down}</script>
 <script>{_SCRIPT}</script>
 </body></html>
 """
@@ -438,12 +479,14 @@ def vega_bundle() -> str:
     return text
 
 
-def write(report: Report, out_dir: str | Path) -> tuple[Path, Path, Path]:
+def write(report: Report, reader: Reader, out_dir: str | Path) -> tuple[Path, Path, Path]:
+    """The page and the two CSV files in ``out_dir``; ``reader`` (the one ``load`` used)
+    reads the run's open invoices."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, invoices_path, html_path = (out / "aging_report.csv", out / "aging_open_invoices.csv",
                                           out / "aging_report.html")
     write_csv(report, csv_path)
-    write_invoices_csv(report, invoices_path)
-    html_path.write_text(render_html(report, vega_bundle()), encoding="utf-8")
+    write_invoices_csv(report, reader, invoices_path)
+    html_path.write_text(render_html(report, drill_down_json(report, reader), vega_bundle()), encoding="utf-8")
     return html_path, csv_path, invoices_path

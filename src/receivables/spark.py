@@ -36,8 +36,14 @@ def _running_under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def build_session(settings: Settings, warehouse_dir: str | None = None, quiet: bool = True) -> SparkSession:
-    """Build (or return the running) SparkSession configured for Delta."""
+C1_ONLY = "-XX:TieredStopAtLevel=1"
+
+
+def build_session(
+    settings: Settings, warehouse_dir: str | None = None, quiet: bool = True, command: str | None = None
+) -> SparkSession:
+    """Build (or return the running) SparkSession configured for Delta; its JVM compiles
+    with the JIT mode the configuration names for ``command`` (``spark.jit``)."""
     builder = SparkSession.builder.appName(settings.app_name)
     submitted = _running_under_spark_submit()
     conf = dict(settings.spark_conf)
@@ -46,6 +52,8 @@ def build_session(settings: Settings, warehouse_dir: str | None = None, quiet: b
         builder = builder.master(settings.master)
         builder = builder.config("spark.jars", ",".join(found))
         options = [conf.get("spark.driver.extraJavaOptions", ""), cds.java_options(found)]
+        if settings.jit_for(command) == "c1":
+            options.append(C1_ONLY)
         if quiet:
             options.append(f"-Dlog4j2.configurationFile={LOG4J_CONF.as_uri()}")
             conf.setdefault("spark.log.structuredLogging.enabled", "false")

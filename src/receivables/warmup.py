@@ -54,8 +54,7 @@ def train() -> Path:
     if target is None:
         raise RuntimeError("no java found (JAVA_HOME or PATH): nothing to archive")
     target.parent.mkdir(parents=True, exist_ok=True)
-    for old in target.parent.glob("spark-*.jsa"):
-        old.unlink()
+    _remove_stale(target.parent)
     with tempfile.TemporaryDirectory(prefix="receivables-cds-") as work:
         partial = Path(work) / "archive.jsa"
         env = {**os.environ, "RECEIVABLES_CDS_TRAIN": str(partial)}
@@ -64,7 +63,18 @@ def train() -> Path:
         if not partial.is_file():
             raise RuntimeError("the training session wrote no archive")
         shutil.move(partial, target)
+    target.with_suffix(".install").write_text(str(cds.spark_jars()), encoding="utf-8")
     return target
+
+
+def _remove_stale(folder: Path) -> None:
+    """Remove the archives of installs that are gone (each archive's ``.install`` file names
+    the Spark jars folder it was made for; an archive without one predates them)."""
+    for old in folder.glob("spark-*.jsa"):
+        install = old.with_suffix(".install")
+        if not install.is_file() or not Path(install.read_text(encoding="utf-8").strip()).is_dir():
+            old.unlink()
+            install.unlink(missing_ok=True)
 
 
 def current() -> Path | None:

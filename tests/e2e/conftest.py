@@ -25,8 +25,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def run_cli(*args: str) -> int:
-    """The CLI in-process (it reuses the suite's Spark session)."""
-    return main([*args, "--conf", TEST_CONF])
+    """The CLI in-process (it reuses the suite's Spark session), with the test
+    configuration unless ``args`` name one."""
+    return main([*args] if "--conf" in args else [*args, "--conf", TEST_CONF])
 
 
 def write_files(folder: Path, files: dict[str, str]) -> None:

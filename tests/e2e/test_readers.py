@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -81,10 +85,54 @@ def test_sql_and_filtered_time_travel_agree(both, nights):
           audit.read_as_of(spark, "gold.invoice_aging", When(run_id=run_id), where=where))
 
 
-def test_the_report_is_the_same_whichever_engine_reads(both, nights):
+def test_the_report_is_the_same_whichever_engine_reads(both, nights, tmp_path):
     duck, spark = both
     run_id = nights["night2_run"].run_id
-    assert report.load(duck, run_id, None) == report.load(spark, run_id, None)
+    loaded = {r.engine: report.load(r, run_id, None) for r in both}
+    assert dataclasses.replace(loaded["duckdb"], aging=None) == dataclasses.replace(loaded["spark"], aging=None)
+    for reader in both:
+        report.write(loaded[reader.engine], reader, tmp_path / reader.engine)
+    for name in ("aging_report.csv", "aging_open_invoices.csv", "aging_report.html"):
+        assert (tmp_path / "duckdb" / name).read_bytes() == (tmp_path / "spark" / name).read_bytes(), name
+    with (tmp_path / "duckdb" / "aging_open_invoices.csv").open(encoding="utf-8", newline="") as fh:
+        listed = {int(r["invoice_id"]): Decimal(r["outstanding"]) for r in csv.DictReader(fh)}
+    assert listed == {i: r.outstanding for i, r in nights["night2"].items() if r.outstanding > 0}
+
+
+TRICKY = ["Acme, Inc", 'He said "hi"', "=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "\ttab", "new\nline",
+          "", None, " lead", "Ünïcode <b>&", "'quoted'"]
+AMOUNTS = ["0.00", "0.05", "12.50", "999.99", "1000.00", "1234567.89", "-5.25", "9999999999999999.99"]
+
+
+def _text(value: str | None) -> str:
+    """A SQL text literal both dialects read alike (control characters and quotes by chr)."""
+    if value is None:
+        return "CAST(NULL AS STRING)"
+    if not value:
+        return "''"
+    return "concat(" + ", ".join(f"chr({ord(c)})" if c in "\t\n\r'\\" else f"'{c}'" for c in value) + ")"
+
+
+def test_csv_cells_money_text_and_ordered_joins_are_the_same_with_either_engine(both, tmp_path):
+    from receivables.report import safe_cell, safe_cell_sql
+
+    expected = io.StringIO()
+    w = csv.writer(expected, lineterminator="\n")
+    w.writerow(["k", "name"])
+    w.writerows((i, safe_cell(n)) for i, n in enumerate(TRICKY))
+    names = " UNION ALL ".join(f"SELECT {i} AS k, {_text(n)} AS c" for i, n in enumerate(TRICKY))
+    amounts = " UNION ALL ".join(f"SELECT {i} AS k, CAST({a} AS DECIMAL(18,2)) AS a" for i, a in enumerate(AMOUNTS))
+    groups = ("SELECT 1 AS g, 'a' AS t, 1 AS o UNION ALL SELECT 1, 'b', 2 UNION ALL SELECT 1, 'z', 5 "
+              "UNION ALL SELECT 2, 'c', 9")
+    for reader in both:
+        target = tmp_path / f"{reader.engine}.csv"
+        reader.copy_csv(f"SELECT k, {safe_cell_sql('c')} AS name FROM ({names}) t ORDER BY k", target)
+        assert target.read_text(encoding="utf-8") == expected.getvalue(), reader.engine
+        money = reader.sql(f"SELECT k, {reader.money_text('a')} AS m FROM ({amounts}) t ORDER BY k").values
+        assert [m for _k, m in money] == [f"{Decimal(a):,.2f}" for a in AMOUNTS], reader.engine
+        joined = reader.sql(f"SELECT g, {reader.ordered_join('CASE WHEN o < 3 THEN t END', 'o DESC')} AS j "
+                            f"FROM ({groups}) x GROUP BY g ORDER BY g").values
+        assert joined == [(1, "b,a"), (2, None)], reader.engine
 
 
 def test_query_prints_the_same_text_with_either_engine(nights, capsys):

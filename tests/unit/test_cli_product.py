@@ -279,7 +279,7 @@ def test_the_check_before_spark_reads_a_file_again_only_when_it_changed(tmp_path
 # ------------------------------------------------------------------ class-data sharing
 
 
-def test_the_class_archive_is_used_only_for_the_jdk_and_jars_it_was_made_with(tmp_path, monkeypatch):
+def test_the_class_archive_is_used_only_for_the_jdk_and_jars_it_was_made_with_where_they_were(tmp_path, monkeypatch):
     from receivables import cds
 
     monkeypatch.setenv("RECEIVABLES_CACHE", str(tmp_path / "cache"))
@@ -295,6 +295,15 @@ def test_the_class_archive_is_used_only_for_the_jdk_and_jars_it_was_made_with(tm
     jar.write_bytes(b"x" * 11)  # another Delta jar: another key, the old archive is not used
     assert cds.archive([str(jar)]) != made and cds.java_options([str(jar)]) == ""
     jar.write_bytes(b"x" * 10)
+    moved = tmp_path / "elsewhere"  # the same jars in another place: the JVM would map nothing
+    moved.mkdir()
+    (moved / jar.name).write_bytes(b"x" * 10)
+    assert cds.key([str(moved / jar.name)]) != cds.key([str(jar)])
+    other_spark = tmp_path / "other-venv" / "jars"
+    other_spark.mkdir(parents=True)
+    for spark_jar in cds.spark_jars().glob("*.jar"):
+        (other_spark / spark_jar.name).symlink_to(spark_jar)
+    assert cds.key([str(jar)], other_spark) != cds.key([str(jar)])
     monkeypatch.setenv("RECEIVABLES_CDS", "off")
     assert cds.java_options([str(jar)]) == ""
     monkeypatch.setenv("RECEIVABLES_CDS_TRAIN", str(tmp_path / "new.jsa"))

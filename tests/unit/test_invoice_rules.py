@@ -9,6 +9,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from receivables.buckets import DEFAULT, Buckets
 from receivables.gold.account_receivables import build_account_receivables
 from receivables.gold.invoice_aging import BUSINESS_COLUMNS, ages_with, build_invoice_aging, reage
 
@@ -85,7 +86,7 @@ def inputs(spark):
 @pytest.fixture(scope="module")
 def aging(spark, inputs):
     return build_invoice_aging(
-        *inputs, as_of=AS_OF, run_id=RUN, updated_at=AT, default_terms_days=30
+        *inputs, as_of=AS_OF, run_id=RUN, updated_at=AT, default_terms_days=30, buckets=DEFAULT
     ).persist()
 
 
@@ -175,7 +176,7 @@ def test_money_columns_are_exact_decimals(aging):
 
 def test_account_receivables_rolls_up_buckets_and_credit(spark, aging, inputs):
     accounts = inputs[4]
-    rollup = build_account_receivables(aging, accounts, as_of=AS_OF, run_id=RUN, updated_at=AT)
+    rollup = build_account_receivables(aging, accounts, as_of=AS_OF, run_id=RUN, updated_at=AT, buckets=DEFAULT)
     t = D
     expected = spark.createDataFrame(
         [
@@ -209,7 +210,7 @@ def test_reage_moves_only_open_past_due_rows_by_hand(aging):
     assert 3 not in moved and 5 not in moved and 6 not in moved and 11 not in moved
     assert 8 not in moved
     again = {r.invoice_id: r for r in reage(
-        aging.filter(ages_with(LATER)), as_of=LATER, run_id="run-2", updated_at=AT
+        aging.filter(ages_with(LATER)), as_of=LATER, run_id="run-2", updated_at=AT, buckets=DEFAULT
     ).collect()}
     assert (again[1].days_past_due, again[1].aging_bucket) == (33, "31-60")  # due 01-31
     assert (again[2].days_past_due, again[2].aging_bucket) == (32, "31-60")  # due 02-01
@@ -224,10 +225,10 @@ def test_reage_equals_a_full_recompute_for_rows_nothing_else_touched(spark, inpu
     # reasons between the two dates: the pipeline recomputes those in full.
     touched = [7, 8, 19]
     later = build_invoice_aging(
-        *inputs, as_of=LATER, run_id="run-2", updated_at=AT, default_terms_days=30
+        *inputs, as_of=LATER, run_id="run-2", updated_at=AT, default_terms_days=30, buckets=DEFAULT
     ).filter(~F.col("invoice_id").isin(touched))
     start = aging.filter(~F.col("invoice_id").isin(touched))
-    reaged = reage(start.filter(ages_with(LATER)), as_of=LATER, run_id="run-2", updated_at=AT)
+    reaged = reage(start.filter(ages_with(LATER)), as_of=LATER, run_id="run-2", updated_at=AT, buckets=DEFAULT)
     expected = later.join(reaged.select("invoice_id"), "invoice_id", "left_semi")
     assert reaged.count() == 12
     assert_df_equality(reaged.select(*BUSINESS_COLUMNS, "_row_hash"),
@@ -236,3 +237,37 @@ def test_reage_equals_a_full_recompute_for_rows_nothing_else_touched(spark, inpu
     kept = later.join(reaged.select("invoice_id"), "invoice_id", "left_anti").select(*BUSINESS_COLUMNS)
     assert_df_equality(kept, start.join(reaged.select("invoice_id"), "invoice_id", "left_anti")
                        .select(*BUSINESS_COLUMNS), ignore_row_order=True)
+
+
+EDGES = Buckets((15, 45, 120))  # current, 1-15, 16-45, 46-120, 120+
+
+
+def test_configured_edges_name_every_bucket_by_its_range(spark, inputs):
+    aging = build_invoice_aging(*inputs, as_of=AS_OF, run_id=RUN, updated_at=AT, default_terms_days=30,
+                                buckets=EDGES)
+    got = {r.invoice_id: (r.days_past_due, r.aging_bucket) for r in aging.collect()}
+    # the same invoices as above, days past due unchanged, buckets by the new edges
+    assert got[1] == (1, "1-15") and got[15] == (30, "16-45") and got[16] == (31, "16-45")
+    assert got[4] == (47, "46-120") and got[17] == (90, "46-120") and got[18] == (91, "46-120")
+    assert got[14] == (123, "120+")
+    assert got[2] == (0, "current") and got[3] == (0, "paid") and got[5] == (0, "paid")
+
+
+def test_configured_edges_give_one_amount_column_per_bucket(spark, inputs):
+    aging = build_invoice_aging(*inputs, as_of=AS_OF, run_id=RUN, updated_at=AT, default_terms_days=30,
+                                buckets=EDGES)
+    rollup = build_account_receivables(aging, inputs[4], as_of=AS_OF, run_id=RUN, updated_at=AT, buckets=EDGES)
+    t = D
+    expected = spark.createDataFrame(
+        [  # account 1: current 2,9,10,12,19 = 42; 1-15: 1 = 20; 16-45: 15,16; 46-120: 17,18; 120+: 14
+            (1, t("112.00"), t("42.00"), t("20.00"), t("20.00"), t("20.00"), t("10.00")),
+            (2, t("3.00"), t("0.00"), t("0.00"), t("0.00"), t("3.00"), t("0.00")),  # 4: 47 days
+            (3, t("10.00"), t("10.00"), t("0.00"), t("0.00"), t("0.00"), t("0.00")),
+            (99, t("10.00"), t("10.00"), t("0.00"), t("0.00"), t("0.00"), t("0.00")),
+        ],
+        "account_id long, unpaid_total decimal(18,2), current_amount decimal(18,2), past_due_1_15 decimal(18,2), "
+        "past_due_16_45 decimal(18,2), past_due_46_120 decimal(18,2), past_due_120_plus decimal(18,2)",
+    )
+    assert [c for c in rollup.columns if c.startswith(("current_", "past_due_")) and c != "past_due_total"] == \
+        expected.columns[2:]
+    assert_df_equality(rollup.select(*expected.columns), expected, ignore_row_order=True, ignore_nullable=True)

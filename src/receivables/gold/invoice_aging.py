@@ -14,21 +14,27 @@ A voided invoice has no row; a voided line or payment does not count.
 whose values do not change is not rewritten (paid invoices do not age).
 
 A night whose as-of date moves re-ages open invoices that nothing else touched from
-their gold row alone: due date and outstanding do not depend on as-of unless a payment
-or an issue date falls between the two dates, and the caller recomputes those invoices
-in full. The gold MERGE sets ``reaged_columns`` on those rows; ``reage`` is the same
-rule over a DataFrame.
+their gold row alone (``reage``): due date and outstanding do not depend on as-of unless
+a payment or an issue date falls between the two dates, and the caller recomputes those
+invoices in full.
+
+Layout (``LAYOUT``): partitioned by ``aging_bucket``, so the open invoices a night
+re-ages live in the files of the open buckets and the paid bulk of the book is not
+rewritten when they age; a write of the whole table range-partitions each bucket's rows
+by ``date_issued``, so a correction of a recent paid invoice rewrites the file of recent
+dates (``receivables maintain`` keeps that order: OPTIMIZE ZORDER BY date_issued).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, TimestampType
 
+from receivables.buckets import CURRENT, DEFAULT, PAID, Buckets
+from receivables.io import Layout
 from receivables.silver.conform import live, row_hash
 from receivables.silver.parse import MONEY
 
@@ -54,16 +60,13 @@ def _zero() -> Column:
     return F.lit(0).cast(MONEY)
 
 
-def aging_bucket(outstanding: Column, days_past_due: Column) -> Column:
-    """paid / current / 1-30 / 31-60 / 61-90 / 90+."""
-    return (
-        F.when(outstanding <= 0, "paid")
-        .when(days_past_due == 0, "current")
-        .when(days_past_due <= 30, "1-30")
-        .when(days_past_due <= 60, "31-60")
-        .when(days_past_due <= 90, "61-90")
-        .otherwise("90+")
-    )
+def aging_bucket(outstanding: Column, days_past_due: Column, buckets: Buckets = DEFAULT) -> Column:
+    """paid / current / one name per range of days past due (default 1-30 / 31-60 /
+    61-90 / 90+)."""
+    bucket = F.when(outstanding <= 0, PAID).when(days_past_due == 0, CURRENT)
+    for name, _low, high in buckets.ranges:
+        bucket = bucket.when(days_past_due <= high, name) if high is not None else bucket.otherwise(name)
+    return bucket
 
 
 def filter_issued_by(invoices: DataFrame, as_of: dt.date) -> DataFrame:
@@ -143,7 +146,7 @@ def days_past_due(outstanding: Column, due_date: Column, as_of: dt.date) -> Colu
     return F.when((outstanding > 0) & (late > 0), late).otherwise(F.lit(0)).cast(IntegerType())
 
 
-def with_aging(invoices: DataFrame, as_of: dt.date) -> DataFrame:
+def with_aging(invoices: DataFrame, as_of: dt.date, buckets: Buckets = DEFAULT) -> DataFrame:
     """Adds outstanding, credit_amount, days_past_due and aging_bucket."""
     total, paid = F.col("invoice_total"), F.col("paid_to_date")
     outstanding = F.greatest(total - paid, _zero()).cast(MONEY)
@@ -151,29 +154,25 @@ def with_aging(invoices: DataFrame, as_of: dt.date) -> DataFrame:
         invoices.withColumn("outstanding", outstanding)
         .withColumn("credit_amount", F.greatest(paid - total, _zero()).cast(MONEY))
         .withColumn("days_past_due", days_past_due(F.col("outstanding"), F.col("due_date"), as_of))
-        .withColumn("aging_bucket", aging_bucket(F.col("outstanding"), F.col("days_past_due")))
+        .withColumn("aging_bucket", aging_bucket(F.col("outstanding"), F.col("days_past_due"), buckets))
     )
 
 
-def _column(alias: str | None) -> Callable[[str], Column]:
-    return (lambda c: F.col(f"{alias}.{c}")) if alias else F.col
+LAYOUT = Layout(partition_by=("aging_bucket",), cluster_by=("date_issued",))
 
 
-def ages_with(as_of: dt.date, alias: str | None = None) -> Column:
-    """Gold rows whose days past due move when the as-of date moves on to ``as_of``
-    (``alias`` qualifies the columns, e.g. ``"t"`` for a MERGE target)."""
-    col = _column(alias)
-    return (col("outstanding") > 0) & (col("due_date") < F.lit(as_of))
+def ages_with(as_of: dt.date) -> Column:
+    """Gold rows whose days past due move when the as-of date moves on to ``as_of``. The
+    bucket test is implied by the outstanding one; it lets a read skip the paid partition."""
+    return (F.col("aging_bucket") != PAID) & (F.col("outstanding") > 0) & (F.col("due_date") < F.lit(as_of))
 
 
-def reaged_columns(
-    *, as_of: dt.date, run_id: str, updated_at: dt.datetime, alias: str | None = None
-) -> dict[str, Column]:
+def reaged_columns(*, as_of: dt.date, run_id: str, updated_at: dt.datetime, buckets: Buckets) -> dict[str, Column]:
     """The columns re-aging sets on a gold row, each computed from the row as stored:
     days past due, bucket, lineage and the row hash over the new values."""
-    col = _column(alias)
+    col = F.col
     days = days_past_due(col("outstanding"), col("due_date"), as_of)
-    moved = {"days_past_due": days, "aging_bucket": aging_bucket(col("outstanding"), days)}
+    moved = {"days_past_due": days, "aging_bucket": aging_bucket(col("outstanding"), days, buckets)}
     return {
         **moved,
         "as_of_date": F.lit(as_of).cast(DateType()),
@@ -210,7 +209,7 @@ def _with_lineage(rows: DataFrame, as_of: dt.date, run_id: str, updated_at: dt.d
 
 
 def reage(
-    rows: DataFrame, *, as_of: dt.date, run_id: str, updated_at: dt.datetime
+    rows: DataFrame, *, as_of: dt.date, run_id: str, updated_at: dt.datetime, buckets: Buckets
 ) -> DataFrame:
     """Gold rows aged to a later ``as_of`` from their own due date and outstanding.
 
@@ -218,7 +217,7 @@ def reage(
     as-of date the rows were computed for and on or before ``as_of``, and no silver change
     since: everything but days past due and the bucket is then unchanged.
     """
-    columns = reaged_columns(as_of=as_of, run_id=run_id, updated_at=updated_at)
+    columns = reaged_columns(as_of=as_of, run_id=run_id, updated_at=updated_at, buckets=buckets)
     return rows.select(*[columns.get(c, F.col(c)).alias(c) for c in COLUMNS])
 
 
@@ -233,6 +232,7 @@ def build_invoice_aging(
     run_id: str,
     updated_at: dt.datetime,
     default_terms_days: int,
+    buckets: Buckets,
 ) -> DataFrame:
     """Gold invoice aging for the given silver invoices (already scoped by the caller).
     Voided invoices, lines and payments count nowhere."""
@@ -244,7 +244,7 @@ def build_invoice_aging(
         issued.transform(lambda df: with_totals(df, line_items, skus))
         .transform(lambda df: with_payments(df, payments, as_of, issued))
         .transform(lambda df: with_due_date(df, accounts, default_terms_days))
-        .transform(lambda df: with_aging(df, as_of))
+        .transform(lambda df: with_aging(df, as_of, buckets))
         .transform(with_completeness)
         .transform(lambda df: _with_lineage(df, as_of, run_id, updated_at))
     )

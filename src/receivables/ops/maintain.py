@@ -36,7 +36,10 @@ def maintain(
     catalog: dict[str, list[str]],
     retain_days: int | None = None,
     optimize: bool = True,
+    zorder: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Maintained]:
+    """Maintain every table of ``catalog``; ``zorder`` names the columns a table's files are
+    kept in ranges of (``layer.table`` → columns), as its first write laid them out."""
     window = settings.audit_window_days
     days = window if retain_days is None else retain_days
     if days < window:
@@ -51,6 +54,7 @@ def maintain(
             path = io.table_path(output_dir, layer, name)
             if not io.is_table(spark, path):
                 continue
-            done_ = io.maintain_table(spark, path, settings.retention_properties(), days * 24, optimize)
+            done_ = io.maintain_table(spark, path, settings.retention_properties(), days * 24, optimize,
+                                      (zorder or {}).get(f"{layer}.{name}", ()))
             done.append(Maintained(f"{layer}.{name}", done_.files_removed, done_.files_added, days))
     return done
