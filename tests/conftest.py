@@ -20,6 +20,8 @@ def settings():
 
 @pytest.fixture(scope="session")
 def spark(settings, tmp_path_factory):
-    session = build_session(settings, warehouse_dir=str(tmp_path_factory.mktemp("warehouse")))
+    # The suite's session runs pipelines in-process (``run_cli``): it starts the JVM the way
+    # `receivables run` does (its JIT: conf spark.jit.run).
+    session = build_session(settings, warehouse_dir=str(tmp_path_factory.mktemp("warehouse")), command="run")
     yield session
     session.stop()

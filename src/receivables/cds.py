@@ -22,8 +22,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pyspark
-
 
 def cache_dir() -> Path:
     base = os.environ.get("RECEIVABLES_CACHE") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -38,6 +36,8 @@ def _java() -> Path | None:
 
 def spark_jars() -> Path:
     """The folder of the Spark jars on the JVM's class path (this pyspark's)."""
+    import pyspark  # here, not at the top: the report finds its cache folder without pyspark
+
     return Path(pyspark.__file__).resolve().parent / "jars"
 
 

@@ -33,12 +33,12 @@ from receivables.errors import (
     RunLockedError,
 )
 from receivables.progress import StepLine
-from receivables.run import RunContext, RunResult, Scope
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pyspark (through receivables.run) is imported only by commands that start Spark
     from pyspark.sql import SparkSession
 
     from receivables.readers import Reader
+    from receivables.run import RunContext, RunResult, Scope
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INPUT, EXIT_LOCKED = 0, 1, 2, 3, 4
 INPUT_ERRORS = (InputFileError, InputFilesError, MissingInputError)
@@ -285,6 +285,8 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 def _context(args: argparse.Namespace, settings: Settings, command: str, input_dir: str | None,
              inspected: dict[str, Any]) -> RunContext:
+    from receivables.run import RunContext
+
     started = _now()
     spark = _build_session(args, settings)
 
@@ -382,6 +384,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _scope(args: argparse.Namespace) -> Scope:
+    from receivables.run import Scope
+
     if args.command == "rebuild":
         return Scope(full=True)
     if args.command == "reprocess":

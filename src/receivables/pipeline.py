@@ -44,14 +44,14 @@ def execute(ctx: RunContext, scope: Scope | None = None) -> RunResult:
                 recovery.settle(ctx, abandoned, record)
                 found = {t: io.version(ctx.spark, ctx.path(*t)) for t in PUBLISHED}
             new_buckets = buckets_change(ctx, scope)  # before anything is written
-            recovered: dict[str, list[str]] = {}
+            ingested = None
             if ctx.input_dir is None:
                 record.skip("bronze", f"no files read ({ctx.command})")
             else:
                 with record.step("bronze"):
-                    recovered = ingest_bronze(ctx, record)
+                    ingested = ingest_bronze(ctx, record)
             marks = watermarks.read_all(ctx.spark, ctx.path("ops", "watermarks"))
-            silver_marks = update_silver(ctx, record, scope, marks, recovered)
+            silver_marks = update_silver(ctx, record, scope, marks, ingested)
             update_gold(ctx, record, scope, marks, silver_marks,
                         rebuild=any(r.touched_gold for r in abandoned), new_buckets=new_buckets)
             faults.after("gold")

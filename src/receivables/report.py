@@ -457,17 +457,18 @@ def vega_bundle() -> str:
     """vega + vega-lite + vega-embed as one script, for the Vega-Lite version Altair writes.
     Built once (about 2 s) and kept in the cache folder (``$RECEIVABLES_CACHE``, else
     ``~/.cache/receivables``)."""
-    import vl_convert
+    from importlib.metadata import version as installed
+
     from altair.utils._importers import vl_version_for_vl_convert
 
     from receivables.cds import cache_dir
 
     vl = vl_version_for_vl_convert()
-    from importlib.metadata import version as installed
-
     cached = cache_dir() / f"vega-embed-{installed('vl-convert-python')}-{vl}.js"
     if cached.is_file():
         return cached.read_text(encoding="utf-8")
+    import vl_convert  # a large native module: only when the bundle is not cached yet
+
     text = str(vl_convert.javascript_bundle(vl_version=vl))  # type: ignore[call-arg]
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)

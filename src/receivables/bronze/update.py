@@ -80,15 +80,25 @@ def sort_deliveries(facts: list[bronze_files.FileFacts], root: Path, manifest: M
     return out
 
 
-def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
+@dataclass(frozen=True)
+class Ingested:
+    """What the bronze step hands silver: per entity, the checksums of files whose rows an
+    earlier, killed run had appended without recording them (silver reads those rows again),
+    and the checksums of every file whose rows count (``ops.manifest.COUNTED``) after this
+    run's appends: the manifest as silver would read it, without a second read."""
+
+    recovered: dict[str, list[str]]
+    counted: dict[str, list[str]]
+
+
+def ingest_bronze(ctx: RunContext, record: RunRecord) -> Ingested:
     """Append every file not ingested before; identical re-deliveries are no-ops.
 
     Every file is checked before anything is written (the plain-Python pre-pass of every
     file, then Spark's read of every new file against it): bad files stop the run with one
     message naming each of them, and no table changes. Files under the input directory
     that are no extract are named in the run log with the reason they were skipped.
-    Returns the checksums per entity of files whose rows an earlier, killed run had
-    appended without recording them: silver reads those rows again.
+    Returns what silver needs of the manifest (``Ingested``).
     """
     assert ctx.input_dir is not None
     found, problems = bronze_files.survey(ctx.input_dir)
@@ -111,7 +121,11 @@ def ingest_bronze(ctx: RunContext, record: RunRecord) -> dict[str, list[str]]:
             recovered.setdefault(d.facts.entity, []).append(d.facts.checksum)
     _append(ctx, record, new)
     _record(ctx, record, deliveries, found.skipped)
-    return recovered
+    counted: dict[str, set[str]] = {}
+    for entity, checksum in manifest.known | {(d.facts.entity, d.facts.checksum) for d in deliveries
+                                              if d.action in COUNTED}:
+        counted.setdefault(entity, set()).add(checksum)
+    return Ingested(recovered, {entity: sorted(sums) for entity, sums in counted.items()})
 
 
 def _append(ctx: RunContext, record: RunRecord, new: dict[str, list[bronze_files.FileFacts]]) -> None:

@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from receivables import io
+from receivables.bronze.update import Ingested
 from receivables.entities import ENTITIES, INVOICES, SKUS
 from receivables.ops import conservation, faults, manifest
 from receivables.ops.run_log import RunRecord
@@ -51,8 +52,9 @@ class Bronze:
     failed run appended stay out of silver until their file is delivered again (then it is
     recorded ``recovered``); a file refused at any later check never reaches silver.
 
-    The manifest is read once per run (``read``); each read of bronze is then a filter on
-    the checksums it lists, not a join with the manifest table.
+    The manifest is read once per run (``read``, or handed over by the bronze step, which
+    read it); each read of bronze is then a filter on the checksums it lists, not a join
+    with the manifest table.
     """
 
     ctx: RunContext
@@ -96,19 +98,21 @@ def _bronze_batch(
 
 def update_silver(
     ctx: RunContext, record: RunRecord, scope: Scope, marks: dict[tuple[str, str], int],
-    recovered: dict[str, list[str]] | None = None,
+    ingested: Ingested | None = None,
 ) -> dict[tuple[str, str], int]:
     """MERGE each entity's new bronze rows into silver; quarantine what fails.
 
-    ``marks`` are the watermarks as the run found them. Returns the ones that moved; gold
-    saves them with its own in one commit.
+    ``marks`` are the watermarks as the run found them; ``ingested`` is what this run's
+    bronze step found (None when the run read no files). Returns the watermarks that
+    moved; gold saves them with its own in one commit.
     """
     moved: dict[tuple[str, str], int] = {}
-    bronze = Bronze.read(ctx)
+    bronze = Bronze(ctx, ingested.counted) if ingested is not None else Bronze.read(ctx)
+    recovered = ingested.recovered if ingested is not None else {}
     for entity in ENTITIES:
         name = entity.name
         with record.step(f"silver.{name}") as said:
-            batch = _bronze_batch(bronze, name, marks, scope, (recovered or {}).get(name, ()))
+            batch = _bronze_batch(bronze, name, marks, scope, recovered.get(name, ()))
             if batch.rows is None:
                 said.append("nothing new in bronze")
                 continue
