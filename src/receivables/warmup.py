@@ -1,4 +1,5 @@
-"""Train the class-data sharing archive (``receivables.cds``): ``python -m receivables.warmup``.
+"""Train the class-data sharing archive (``receivables.cds``): ``python -m receivables.warmup``
+(``--if-missing``: only when this install has none; ``--path``: print the archive's path).
 
 A short session does what a night does, in miniature, with ``-XX:ArchiveClassesAtExit``;
 the classes it loaded are archived for every later session on this JDK and these jars.
@@ -89,6 +90,8 @@ def current() -> Path | None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--workload"]:
         _workload(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["--path"]:  # for spark-submit --driver-java-options (docs/deploy.md)
+        print(current() or "")
     elif sys.argv[1:2] == ["--if-missing"] and (ready := current()) is not None:
         print(f"class-data sharing archive for Spark + Delta: {ready} (up to date)")
     else:
