@@ -17,6 +17,9 @@ Cases:
       typed, gold) with no validation, MERGE or checks: a medallion's floor under (a)
   (g) and (g0): a session that reads and appends one row to as many one-row Delta tables as
       (b) and (c) made commits: what those commits cost with no data behind them
+  (b0) the night's every step on a book of 10,000 invoices (a night of 100 changes after an
+      untimed full build): what the night's Spark and Delta operations cost with almost no
+      data behind them, the pipeline's own floor under (b)
 
 The book: by default a realistic one (`receivables generate --paid-share 0.97`, four years
 of invoices up to the as-of date: ~4 % open); its nights correct and pay recent invoices,
@@ -69,7 +72,12 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+LOGS: list[Path] = []  # where each case's output is kept (set by main: <work>/logs)
+
+
 def measure(name: str, command: list[str], env: dict[str, str] | None = None) -> Result:
+    """Run ``command`` as case ``name`` and time it; its output goes to ``<work>/logs/<case>.log``
+    (a run's step lines: where a case's time went)."""
     print(f"-- {name}: {' '.join(command[:6])} …", flush=True)
     peak = 0
     started = time.monotonic()
@@ -83,6 +91,9 @@ def measure(name: str, command: list[str], env: dict[str, str] | None = None) ->
         time.sleep(0.2)
     seconds = time.monotonic() - started
     reader.join()
+    if LOGS:
+        case = name.split(")")[0].lstrip("(")
+        (LOGS[0] / f"{case}.log").write_text("".join(out), encoding="utf-8")
     if proc.returncode != 0:
         sys.exit(f"{name} failed ({proc.returncode}):\n{''.join(out)[-4000:]}")
     result = Result(name, seconds, peak / 1024)
@@ -124,6 +135,7 @@ def reference(mode: str, *args: str, conf: str) -> list[str]:
     return [PY, str(ROOT / "scripts" / "bench_spark.py"), mode, *args, "--conf", conf]
 
 
+TINY = 10_000  # the book of (b0)
 REAL_YEARS = 4  # a realistic book spans years: the open share is the payment window over the span
 
 
@@ -242,6 +254,8 @@ def main() -> int:
     work = Path(a.work)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    LOGS.append(work / "logs")
+    LOGS[0].mkdir()
     results: dict[str, Result] = {}
 
     def dataset(n: int, name: str) -> Path:
@@ -309,6 +323,14 @@ def main() -> int:
                    stderr=subprocess.DEVNULL)
     results["g0"] = measure(f"(g0) {n_c} one-row Delta commits, as (c) made", commits(n_c))
     results["g"] = measure(f"(g) {n_b} one-row Delta commits, as (b) made", commits(n_b))
+    tiny = dataset(TINY, "data_tiny")
+    tiny_night = work / "data_tiny_night"
+    write_night(tiny, tiny_night, TINY // 100, recent_days=recent)
+    tiny_out = work / "output_tiny"
+    subprocess.run(receivables("run", "--input-dir", str(tiny), "--output-dir", str(tiny_out), "--as-of", as_of,
+                               conf=a.conf), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    results["b0"] = measure(f"(b0) the night's steps on {TINY:,} invoices ({TINY // 100} changes)", receivables(
+        "run", "--input-dir", str(tiny_night), "--output-dir", str(tiny_out), "--as-of", next_day, conf=a.conf))
     if a.big:
         big = dataset(a.invoices * 5, "data_big")
         big_night = work / "data_big_night"
@@ -345,6 +367,8 @@ RATIOS = [  # (name, numerator, denominator, factor, target)
     ("(a)/(f) full build vs raw floor", "a", "f", 1, "≤ 2.5"),
     ("(h)/(f) floor under (a)/(f): three Delta layers, nothing else", "h", "f", 1, "(≤ 2.5)"),
     ("(g)/(e) floor under (b)/(e): the night's commits alone", "g", "e", 1, "(≤ 0.6)"),
+    ("(b0)/(g) floor under (b)/(g): the night's steps with almost no data", "b0", "g", 1, "(≤ 1.5)"),
+    ("(b0)/(e) floor under (b)/(e): the night's steps with almost no data", "b0", "e", 1, "(≤ 1.5)"),
     ("(d)/(b) same night on 5× base", "d", "b", 1, "≤ 1.3"),
     ("(s1)/(sT) bare session, C1-only vs tiered JIT", "s1", "sT", 1, ""),
     ("(a1)/(a) full build, C1-only vs tiered JIT", "a1", "a", 1, ""),
