@@ -262,10 +262,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def _build_session(args: argparse.Namespace, settings: Settings) -> SparkSession:
+def _build_session(args: argparse.Namespace, settings: Settings, *, stdout_is_data: bool = False) -> SparkSession:
+    """A Spark session for this command; under ``stdout_is_data`` (what a read prints is
+    data: a query's rows, a CSV) the progress line goes to stderr."""
     from receivables.spark import build_session
 
-    if not args.json:
+    if stdout_is_data:
+        print("starting Spark …", file=sys.stderr, flush=True)
+    elif not args.json:
         _say(args, "starting Spark …")
     # `sql` registers databases by name; their (empty) warehouse folders go to a temporary
     # folder, not spark-warehouse/ in the user's working directory.
@@ -460,7 +464,7 @@ def _reader(args: argparse.Namespace) -> Reader:
     from receivables.readers import open_reader
 
     return open_reader(args.engine, _output_uri(args.output_dir),
-                       lambda: _build_session(args, load_settings(args.conf)))
+                       lambda: _build_session(args, load_settings(args.conf), stdout_is_data=True))
 
 
 def _report(args: argparse.Namespace) -> int:
