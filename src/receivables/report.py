@@ -40,6 +40,7 @@ from receivables.readers import Reader
 DSO_DAYS = 90
 MAX_INVOICES_SHOWN = 200  # per customer in the page; every open invoice is in the CSV
 ZERO = Decimal("0.00")
+DAILY_TICKS_UP_TO = 14  # days the trend chart spans at most to have one tick a day
 INVOICE_COLUMNS = ["account_id", "company_name", "invoice_id", "date_issued", "due_date", "days_past_due",
                    "aging_bucket", "invoice_total", "outstanding"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -278,18 +279,30 @@ def chart_specs(report: Report) -> dict[str, dict[str, Any]]:
     ]
     trend_data = alt.Data(values=points)  # type: ignore[no-untyped-call]
     trend_base = alt.Chart(trend_data).encode(
-        x=alt.X("as_of:T", title="As-of date", axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30)),
+        # Dates are days in UTC: a local-time scale would show 2024-12-30 for 2024-12-31 to a
+        # reader west of UTC; over a few days, one tick a day (Vega would add ticks between
+        # the days, each labelled with the same date).
+        x=alt.X("as_of:T", title="As-of date", scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, **_day_ticks(report.trend))),
         y=alt.Y("amount:Q", title="Amount", axis=alt.Axis(format=",.0f")),
         color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#3b6ea5", "#a53b3b"])),
     )
     trend_chart = (
         trend_base.mark_line(point=True).encode(
-            tooltip=[alt.Tooltip("as_of:T", format="%Y-%m-%d", title="as of"), "series:N",
+            tooltip=[alt.Tooltip("as_of:N", title="as of"), "series:N",
                      alt.Tooltip("label:N", title="amount"), alt.Tooltip("run_id:N", title="run")])
         + trend_base.mark_text(dy=-8, fontSize=10).encode(text="label:N")
     ).properties(width=560, height=240, title="Outstanding and past due by as-of date (latest run per date)")
     return {"chart-buckets": bucket_chart.to_dict(), "chart-trend": trend_chart.to_dict()}
 
+
+
+def _day_ticks(trend: list[TrendPoint]) -> dict[str, Any]:
+    """The trend axis's ticks: one a day when its dates span at most two weeks, else Vega's own."""
+    if not trend:
+        return {}
+    days = (max(p.as_of for p in trend) - min(p.as_of for p in trend)).days
+    return {"tickCount": {"interval": "day", "step": 1}} if days <= DAILY_TICKS_UP_TO else {}
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:84rem;color:#222;

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +40,7 @@ def page_and_gold(tmp_path_factory):
     with accounts.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
     assert cli.main(["run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", "2024-05-15"]) == 0
+    assert cli.main(["run", "--input-dir", str(data), "--output-dir", str(out), "--as-of", "2024-05-16"]) == 0
     assert cli.main(["report", "--output-dir", str(out), "--dest", str(dest)]) == 0
     reader = DuckReader(str(out))
     gold = reader.sql(f"SELECT account_id, aging_bucket, outstanding FROM {reader.relation('gold.invoice_aging')} "
@@ -56,7 +58,7 @@ def page_and_gold(tmp_path_factory):
         page.goto((dest / "aging_report.html").as_uri())
         page.wait_for_selector("#chart-buckets svg")
         page.wait_for_selector("#chart-trend svg")
-        yield page, gold, errors, dialogs, dest
+        yield page, gold, errors, dialogs, dest, browser
         shot = os.environ.get("RECEIVABLES_SCREENSHOT")
         if shot:
             page.screenshot(path=shot, full_page=False)
@@ -119,8 +121,23 @@ def test_charts_have_axes_and_value_labels(page_and_gold):
     assert "As-of date" in trend and "Amount" in trend
 
 
+def test_the_trend_shows_each_as_of_date_once_in_any_time_zone(page_and_gold):
+    """Two runs a day apart: the axis names those two days, in UTC+0 and west of it (a local
+    time scale showed 2024-05-14 for 2024-05-15 in New York, and a tick between the days)."""
+    _page, _gold, _errors, _dialogs, dest, browser = page_and_gold
+    for zone in ("UTC", "America/New_York", "Pacific/Auckland"):
+        context = browser.new_context(timezone_id=zone)
+        page = context.new_page()
+        page.goto((dest / "aging_report.html").as_uri())
+        page.wait_for_selector("#chart-trend svg")
+        texts = page.locator("#chart-trend svg text").all_text_contents()
+        dates = [t for t in texts if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t)]
+        assert dates == ["2024-05-15", "2024-05-16"], (zone, dates)
+        context.close()
+
+
 def test_hostile_names_are_text_and_the_page_logs_no_error(page_and_gold):
-    page, _gold, errors, dialogs, dest = page_and_gold
+    page, _gold, errors, dialogs, dest, _browser = page_and_gold
     assert HOSTILE in page.inner_text("#matrix tbody")
     assert dialogs == [] and errors == []
     with (dest / "aging_report.csv").open(encoding="utf-8", newline="") as fh:
