@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from delta.tables import DeltaTable
+from delta.tables import DeltaMergeBuilder, DeltaTable
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, LongType, StructType
@@ -91,10 +91,11 @@ def ensure_table(
     schema: StructType,
     properties: dict[str, str],
     partition_by: Sequence[str] = (),
-) -> None:
-    """Create an empty Delta table with this schema and these properties if absent."""
+) -> bool:
+    """Create an empty Delta table with this schema and these properties if absent;
+    whether it did."""
     if is_table(spark, path):
-        return
+        return False
     nullable = StructType([f.__class__(f.name, f.dataType, True) for f in schema.fields])
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(nullable)
     for key, value in properties.items():
@@ -103,6 +104,7 @@ def ensure_table(
         builder = builder.partitionedBy(*partition_by)
     builder.execute()
     faults.committed()
+    return True
 
 
 def one(df: DataFrame) -> Row:
@@ -182,8 +184,7 @@ def append(
     """Append ``df``; with ``add_columns`` the columns the table lacks are added to it
     (Delta's ``mergeSchema``), for a deliberate change of the table's shape. A table this
     creates gets ``layout`` (and a first write is arranged by it)."""
-    created = not is_table(df.sparkSession, path)
-    ensure_table(df.sparkSession, path, df.schema, properties or {}, layout.partition_by)
+    created = ensure_table(df.sparkSession, path, df.schema, properties or {}, layout.partition_by)
     writer = (layout.arrange(df) if created else df).write.format("delta").mode("append")
     if add_columns:
         writer = writer.option("mergeSchema", "true")
@@ -194,17 +195,20 @@ def append(
 def replace_table(
     spark: SparkSession, df: DataFrame, path: str, properties: dict[str, str] | None = None,
     layout: Layout = PLAIN,
-) -> int:
+) -> MergeMetrics:
     """Replace every row, the schema and the layout of the table with ``df`` and ``layout``
-    in one commit (earlier versions stay readable by time travel); returns the rows written."""
+    in one commit (earlier versions stay readable by time travel); the rows written count
+    as inserted, the rows the table held as deleted."""
+    held = 0
     if not is_table(spark, path):
         append(df, path, properties, layout=layout)
     else:
+        held = read(spark, path).count()
         (layout.arrange(df).write.format("delta").mode("overwrite").option("overwriteSchema", "true")
          .partitionBy(*layout.partition_by).save(path))
         faults.committed()
     commit = last_commit(spark, path)
-    return int(commit.metrics.get("numOutputRows", 0)) if commit else 0
+    return MergeMetrics(inserted=int(commit.metrics.get("numOutputRows", 0)) if commit else 0, deleted=held)
 
 
 def columns(spark: SparkSession, path: str) -> list[str]:
@@ -431,17 +435,10 @@ def apply_changes(
             .whenMatchedUpdate(set=values)
             .whenNotMatchedInsert(condition=~F.col(f"s.{_DELETE}"), values=values)
         )
-        before = version(spark, path)
         with small_write(spark, int(n["rows"])):
-            result = merge.execute()
-        if version(spark, path) != before:
-            faults.committed()
+            metrics = _execute(spark, merge, path)
     finally:
         source.unpersist()
-    row = result.first() if result is not None else None
-    metrics = MergeMetrics() if row is None else MergeMetrics(
-        inserted=int(row["num_inserted_rows"]), updated=int(row["num_updated_rows"]),
-        deleted=int(row["num_deleted_rows"]))
     return metrics, int(n["tally"])
 
 
@@ -523,6 +520,12 @@ def _merge(
     # Deletion first: a row both clauses match (an open invoice that left the source) goes.
     if delete_missing:
         merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing)
+    return _execute(spark, merge, path)
+
+
+def _execute(spark: SparkSession, merge: DeltaMergeBuilder, path: str) -> MergeMetrics:
+    """Run a built MERGE on the table at ``path``; its row counts (a commit is counted for
+    the fault hooks only when the table's version moved)."""
     before = version(spark, path)
     result = merge.execute()
     if version(spark, path) != before:

@@ -110,8 +110,6 @@ class Report:
 
 
 def load(reader: Reader, run_id: str | None, as_of: dt.date | None) -> Report:
-    from receivables import audit
-
     if not reader.exists("gold.account_receivables_history"):
         raise ReceivablesError("gold.account_receivables_history is empty: run `receivables run` first")
     hist = reader.relation("gold.account_receivables_history")
@@ -133,10 +131,9 @@ def load(reader: Reader, run_id: str | None, as_of: dt.date | None) -> Report:
     if bucket_set is None:
         raise ReceivablesError(f"the snapshot of run {pick['run_id']} holds no consistent set of bucket columns: "
                                f"{', '.join(c for c in amounts if pick[c])}")
-    chosen = f"run_id = {audit.sql_run_id(pick['run_id'])} AND as_of_date = DATE '{pick['as_of_date'].isoformat()}'"
     accounts = reader.sql(
-        f"SELECT {', '.join(csv_columns(bucket_set))} FROM {hist} WHERE {chosen} "
-        "AND (unpaid_total <> 0 OR credit_balance <> 0) ORDER BY unpaid_total DESC, account_id ASC"
+        f"SELECT {', '.join(csv_columns(bucket_set))} FROM {hist} WHERE {_listed(pick['run_id'], pick['as_of_date'])} "
+        "ORDER BY unpaid_total DESC, account_id ASC"
     ).dicts()
     buckets = {b: sum((a[c] for a in accounts), ZERO) for b, c in bucket_set.columns.items()}
     trend = _trend(reader, hist)
@@ -185,14 +182,19 @@ def write_csv(report: Report, path: Path) -> None:
             w.writerow([safe_cell(row[c]) for c in columns])
 
 
-def _listed_accounts(report: Report, reader: Reader) -> str:
-    """The run's snapshot rows the matrix lists (customers with a balance), as a relation."""
+def _listed(run_id: str, as_of: dt.date) -> str:
+    """The condition on gold.account_receivables_history that picks the rows the matrix
+    lists: the run's snapshot, customers with a balance."""
     from receivables import audit
 
+    return (f"run_id = {audit.sql_run_id(run_id)} AND as_of_date = DATE '{as_of.isoformat()}' "
+            "AND (unpaid_total <> 0 OR credit_balance <> 0)")
+
+
+def _listed_accounts(report: Report, reader: Reader) -> str:
+    """The run's snapshot rows the matrix lists, as a relation."""
     hist = reader.relation("gold.account_receivables_history")
-    return (f"(SELECT account_id, company_name, unpaid_total FROM {hist} WHERE run_id = "
-            f"{audit.sql_run_id(report.run_id)} AND as_of_date = DATE '{report.as_of.isoformat()}' "
-            "AND (unpaid_total <> 0 OR credit_balance <> 0))")
+    return f"(SELECT account_id, company_name, unpaid_total FROM {hist} WHERE {_listed(report.run_id, report.as_of)})"
 
 
 def write_invoices_csv(report: Report, reader: Reader, path: Path) -> None:
@@ -296,13 +298,13 @@ def chart_specs(report: Report) -> dict[str, dict[str, Any]]:
     return {"chart-buckets": bucket_chart.to_dict(), "chart-trend": trend_chart.to_dict()}
 
 
-
 def _day_ticks(trend: list[TrendPoint]) -> dict[str, Any]:
     """The trend axis's ticks: one a day when its dates span at most two weeks, else Vega's own."""
     if not trend:
         return {}
     days = (max(p.as_of for p in trend) - min(p.as_of for p in trend)).days
     return {"tickCount": {"interval": "day", "step": 1}} if days <= DAILY_TICKS_UP_TO else {}
+
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:84rem;color:#222;

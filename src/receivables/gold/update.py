@@ -144,9 +144,7 @@ def _update_aging(
             if io.is_table(spark, aging_path) and io.partition_columns(spark, aging_path) != LAYOUT.partition_by:
                 # an output written before gold.invoice_aging was partitioned: a full
                 # recompute rewrites it in the layout nights rely on, in one commit
-                held = io.read(spark, aging_path).count()
-                metrics = io.MergeMetrics(inserted=io.replace_table(spark, aging, aging_path, ctx.props("gold"),
-                                                                    LAYOUT), deleted=held)
+                metrics = io.replace_table(spark, aging, aging_path, ctx.props("gold"), LAYOUT)
                 record.notes.append(f"gold.invoice_aging rewritten partitioned by {', '.join(LAYOUT.partition_by)}")
             else:
                 metrics = io.replace_scope(spark, aging, aging_path, ["invoice_id"], "true", ctx.props("gold"),
@@ -207,8 +205,7 @@ def _update_accounts(
             delete_missing = f"t.account_id IN ({', '.join(str(a) for a in gone)})"
     path = ctx.path("gold", "account_receivables")
     if new_buckets:
-        before = io.read(spark, path).count()
-        metrics = io.MergeMetrics(inserted=io.replace_table(spark, rollup, path, ctx.props("gold")), deleted=before)
+        metrics = io.replace_table(spark, rollup, path, ctx.props("gold"))
         record.notes.append(
             f"gold.account_receivables rewritten with the buckets {ctx.settings.buckets.describe()} "
             f"(gold.bucket_edges {list(ctx.settings.buckets.edges)}); its earlier versions keep the old columns"
