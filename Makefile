@@ -46,7 +46,7 @@ run: ## process data/ into output/ (the sample as of its own date 2024-12-31; AS
 
 TEST_WORKERS ?= 2
 test: ## run the whole test suite (unit + end-to-end) in TEST_WORKERS processes (default 2)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test-unit: ## unit tests only
 	$(BIN)/pytest -q tests/unit
