@@ -20,8 +20,10 @@ def settings():
 
 @pytest.fixture(scope="session")
 def spark(settings, tmp_path_factory):
-    # The suite's session runs pipelines in-process (``run_cli``): it starts the JVM the way
-    # `receivables run` does (its JIT: conf spark.jit.run).
-    session = build_session(settings, warehouse_dir=str(tmp_path_factory.mktemp("warehouse")), command="run")
+    # The suite's session runs pipelines in-process (``run_cli``) for the whole run of a
+    # worker (minutes), so it compiles tiered: C2's faster code pays back its compiling
+    # there. The CLI processes tests start live for one small run each and compile C1 only
+    # (conf/test.yaml spark.jit).
+    session = build_session(settings, warehouse_dir=str(tmp_path_factory.mktemp("warehouse")), jit="tiered")
     yield session
     session.stop()

@@ -36,14 +36,25 @@ def _running_under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-C1_ONLY = "-XX:TieredStopAtLevel=1"
+# C1 alone: no C2 compiles. On its own the flag also shrinks the code cache to the
+# non-tiered default (48 MB), which Spark + Delta fill; the JVM then spends its time
+# evicting and recompiling (measured 2026-12-06: the sweeper took 30 of 283 CPU seconds
+# over nine small runs in one session). So C1 keeps tiered's 240 MB code cache.
+C1_ONLY = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
+
+
+def jit_options(mode: str) -> tuple[str, ...]:
+    """The JVM options of a JIT mode (``spark.jit``): none for tiered, the JVM's default."""
+    return C1_ONLY if mode == "c1" else ()
 
 
 def build_session(
-    settings: Settings, warehouse_dir: str | None = None, quiet: bool = True, command: str | None = None
+    settings: Settings, warehouse_dir: str | None = None, quiet: bool = True, command: str | None = None,
+    jit: str | None = None,
 ) -> SparkSession:
     """Build (or return the running) SparkSession configured for Delta; its JVM compiles
-    with the JIT mode the configuration names for ``command`` (``spark.jit``)."""
+    with ``jit`` ("tiered" or "c1"), by default the mode the configuration names for
+    ``command`` (``spark.jit``)."""
     builder = SparkSession.builder.appName(settings.app_name)
     submitted = _running_under_spark_submit()
     conf = dict(settings.spark_conf)
@@ -51,9 +62,8 @@ def build_session(
         found = jars.find(settings.jars_dir)
         builder = builder.master(settings.master)
         builder = builder.config("spark.jars", ",".join(found))
-        options = [conf.get("spark.driver.extraJavaOptions", ""), cds.java_options(found)]
-        if settings.jit_for(command) == "c1":
-            options.append(C1_ONLY)
+        options = [conf.get("spark.driver.extraJavaOptions", ""), cds.java_options(found),
+                   *jit_options(jit or settings.jit_for(command))]
         if quiet:
             options.append(f"-Dlog4j2.configurationFile={LOG4J_CONF.as_uri()}")
             conf.setdefault("spark.log.structuredLogging.enabled", "false")

@@ -17,6 +17,7 @@ from receivables.config import ConfigError, effective, load_settings
 from receivables.ops.run_log import RunRecord
 from receivables.progress import STEPS, Steps, describe
 from receivables.run import RunResult
+from receivables.spark import jit_options
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CONF = ROOT / "conf" / "test.yaml"
@@ -101,6 +102,15 @@ def test_the_packaged_defaults_are_valid_and_need_no_checkout():
     assert raw["audit"]["window_days"] == 400
     assert Path(cli.__file__).parent.joinpath("conf", "base.yaml").is_file()
     assert Path(cli.__file__).parent.joinpath("conf", "log4j2.properties").is_file()
+
+
+def test_c1_sessions_keep_a_code_cache_spark_fits_in_and_tiered_adds_no_option():
+    # C1 alone would shrink the JVM's code cache to 48 MB, which Spark fills (then evicts
+    # and recompiles); the tiered default is 240 MB.
+    assert jit_options("c1") == ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
+    assert jit_options("tiered") == ()
+    settings = load_settings()
+    assert [settings.jit_for(c) for c in ("run", "rebuild", "query", None)] == ["tiered", "tiered", "c1", "c1"]
 
 
 # ------------------------------------------------------------------ Delta's jars
