@@ -37,9 +37,9 @@ def _running_under_spark_submit() -> bool:
 
 
 # C1 alone: no C2 compiles. On its own the flag also shrinks the code cache to the
-# non-tiered default (48 MB), which Spark + Delta fill; the JVM then spends its time
-# evicting and recompiling (measured 2026-12-06: the sweeper took 30 of 283 CPU seconds
-# over nine small runs in one session). So C1 keeps tiered's 240 MB code cache.
+# non-tiered default (48 MB), which Spark + Delta fill; the JVM then evicts compiled code
+# and compiles it again (measured 2026-12-06: the code cache sweeper took 30 of 283 CPU
+# seconds over nine small runs in one session). So C1 keeps tiered's 240 MB code cache.
 C1_ONLY = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
 
 
