@@ -29,10 +29,14 @@ from receivables.spark import build_session
 ENTITIES = ["accounts", "skus", "invoices", "invoice_line_items", "payments"]
 
 
-def _csv(spark, folder: Path, entity: str, multiline: bool = False):
-    paths = [str(p) for p in [folder / f"{entity}.csv", *sorted((folder / entity).glob("*.csv"))] if p.exists()]
+def _read_csv(spark, paths: list[Path], multiline: bool = False):
     return (spark.read.option("header", True).option("multiLine", multiline).option("escape", '"')
-            .csv(paths))
+            .csv([str(p) for p in paths]))
+
+
+def _csv(spark, folder: Path, entity: str, multiline: bool = False):
+    paths = [p for p in [folder / f"{entity}.csv", *sorted((folder / entity).glob("*.csv"))] if p.exists()]
+    return _read_csv(spark, paths, multiline)
 
 
 def floor(spark, src: Path, out: Path) -> None:
@@ -138,8 +142,7 @@ def night(spark, src: Path, day: str, out: Path, as_of: dt.date) -> None:
          .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
 
     files = {e: src / e / f"{day}.csv" for e in ["invoices", "invoice_line_items", "payments"]}
-    delivered = {e: spark.read.option("header", True).option("escape", '"').csv(str(f))
-                 for e, f in files.items() if f.exists()}
+    delivered = {e: _read_csv(spark, [f]) for e, f in files.items() if f.exists()}
     for entity, df in delivered.items():
         df.withColumn("_source", F.input_file_name()).write.format("delta").mode("append").save(
             path("bronze", entity))
