@@ -93,4 +93,5 @@ def sample_copy(tmp_path) -> Path:
     return dest
 
 
-from tests.e2e.nights import nights  # noqa: E402,F401  (shared session fixture)
+from tests.e2e.nights import nights  # noqa: E402,F401  (shared session fixtures)
+from tests.e2e.small_book import base_night  # noqa: E402,F401

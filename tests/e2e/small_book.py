@@ -67,9 +67,9 @@ def unpaid(spark, out: Path) -> dict[int, Decimal]:
     return {r.account_id: r.unpaid_total for r in gold(spark, out, "account_receivables").collect()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_night(spark, tmp_path_factory):
-    """The base extract, run once as of 2024-03-31."""
+    """The base extract, run once as of 2024-03-31 (shared: tests copy it, never change it)."""
     root = tmp_path_factory.mktemp("reliability")
     data, out = root / "data", root / "out"
     write_files(data, BASE)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import TEST_CONF, gold, last_run, read_as_of, run_cli, write_files
-from tests.e2e.small_book import AS_OF, BASE, captured, run_night, versions
+from tests.e2e.conftest import TEST_CONF, gold, last_run, read_as_of, run_cli
+from tests.e2e.small_book import AS_OF, captured, copy_night, run_night, versions
 
 pytestmark = pytest.mark.e2e
 D = Decimal
@@ -33,10 +33,8 @@ def _report(out: Path, dest: Path, *which: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_new_bucket_edges_need_a_rebuild_and_keep_past_runs_as_they_were(spark, tmp_path):
-    data, out = tmp_path / "data", tmp_path / "out"
-    write_files(data, BASE)
-    assert run_night(data, out) == 0
+def test_new_bucket_edges_need_a_rebuild_and_keep_past_runs_as_they_were(spark, base_night, tmp_path):
+    data, out = copy_night(base_night, tmp_path)  # the small book, run as of AS_OF with the default edges
     first = last_run(spark, out)
     conf = _conf(tmp_path, "[15, 45]")  # current, 1-15, 16-45, 45+
 

@@ -13,11 +13,10 @@ from pyspark.sql import functions as F
 from receivables import io
 from receivables.ops import faults
 from tests.e2e.conftest import last_run, write_files
-from tests.e2e.small_book import LATER, S1, S2, aging, base_night, captured, copy_night, run_night, versions
+from tests.e2e.small_book import LATER, S1, S2, aging, captured, copy_night, run_night, versions
 from tests.e2e.test_faults import state
 
 pytestmark = pytest.mark.e2e
-__all__ = ["base_night"]  # the module's fixture
 
 
 # ------------------------------------------------------- killed after any commit

@@ -24,7 +24,6 @@ from tests.e2e.small_book import (
     S1,
     S2,
     aging,
-    base_night,
     captured,
     copy_night,
     run_night,
@@ -33,7 +32,6 @@ from tests.e2e.small_book import (
 )
 
 pytestmark = pytest.mark.e2e
-__all__ = ["base_night"]  # the module's fixture
 
 
 # ----------------------------------------------------------------------- every file
