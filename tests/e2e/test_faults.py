@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from pyspark.sql import functions as F
@@ -110,19 +109,20 @@ def _subset(state_: dict[str, list[str]], prefixes: tuple[str, ...]) -> dict[str
     return {k: v for k, v in state_.items() if k.startswith(prefixes)}
 
 
-def _started_together(args: list[str], fault: str) -> list[tuple]:
+def _started_together(args: list[str], fault: str) -> list[tuple[subprocess.CompletedProcess, float]]:
     """Two `receivables run` processes started at once, both with ``fault`` set; each as
-    (exit code, seconds until it exited, stdout, stderr)."""
+    it ended, with the seconds it took."""
     env = {**{k: v for k, v in os.environ.items() if k != ENV}, ENV: fault}
     command = [sys.executable, "-m", "receivables.cli", *args, "--conf", TEST_CONF]
     started = time.monotonic()
     procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, start_new_session=True) for _ in range(2)]
-    finished: dict[int, tuple] = {}
+    finished: dict[int, tuple[subprocess.CompletedProcess, float]] = {}
     while len(finished) < 2:
         for i, p in enumerate(procs):
             if i not in finished and p.poll() is not None:
-                finished[i] = (p.returncode, time.monotonic() - started, *p.communicate())
+                elapsed = time.monotonic() - started
+                finished[i] = (subprocess.CompletedProcess(command, p.returncode, *p.communicate()), elapsed)
         time.sleep(0.05)
     return list(finished.values())
 
@@ -141,10 +141,9 @@ def test_killed_runs_converge_and_a_concurrent_start_exits_at_once(spark, scene)
             # The last attempt is started twice at once: one process takes the lock (and is
             # killed), the other exits at once with a clear message, before Spark starts.
             both = _started_together(args, fault)
-            killed = next(SimpleNamespace(returncode=f[0], stderr=f[3]) for f in both if f[0] != 4)
-            loser = next((f for f in both if f[0] == 4), None)
-            assert loser is not None and "another run holds the lock" in loser[3], both  # 4: locked
-            assert loser[1] < next(f[1] for f in both if f is not loser), both
+            (loser, lost_after), (killed, killed_after) = sorted(both, key=lambda f: f[0].returncode != 4)
+            assert loser.returncode == 4 and "another run holds the lock" in loser.stderr, both  # 4: locked
+            assert lost_after < killed_after, both
         assert killed.returncode == -signal.SIGKILL, (fault, killed.stderr[-2000:])
         # killed while writing: its data files are there, its commit is not
         assert io.version(spark, str(out / layer / table)) == before, fault
