@@ -17,6 +17,7 @@ LOG4J_CONF = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
 
 
 JIT_MODES = ("tiered", "c1")
+GARBAGE_COLLECTORS = ("parallel", "g1", "serial")
 
 
 class ConfigError(ValueError):
@@ -27,7 +28,7 @@ Scalar = (str, int, float, bool)
 # Every key a configuration file may hold, with the type its value must have. A mapping
 # of str → scalar (Spark conf, table properties) is written ``dict``.
 SCHEMA: dict[str, dict[str, Any]] = {
-    "spark": {"app_name": str, "master": str, "jars_dir": (str, type(None)), "conf": dict, "jit": dict},
+    "spark": {"app_name": str, "master": str, "jars_dir": (str, type(None)), "conf": dict, "jit": dict, "gc": str},
     "pipeline": {
         "default_payment_terms_days": int, "timezone": str, "reread_unchanged_files": bool,
         "staging_dir": (str, type(None)),
@@ -81,6 +82,9 @@ def validate(raw: dict[str, Any], source: str) -> None:
     for command, mode in ((raw.get("spark") or {}).get("jit") or {}).items():
         if mode not in JIT_MODES:
             raise ConfigError(f"{source}: 'spark.jit.{command}' must be one of {', '.join(JIT_MODES)}, got {mode!r}")
+    gc = (raw.get("spark") or {}).get("gc")
+    if gc is not None and gc not in GARBAGE_COLLECTORS:
+        raise ConfigError(f"{source}: 'spark.gc' must be one of {', '.join(GARBAGE_COLLECTORS)}, got {gc!r}")
     edges = (raw.get("gold") or {}).get("bucket_edges")
     if edges is not None:
         try:
@@ -108,6 +112,7 @@ class Settings:
     staging_dir: str | None = None  # where a run links new files for Spark (None: the system temp dir)
     buckets: Buckets = DEFAULT_BUCKETS  # aging buckets gold is built with (conf gold.bucket_edges)
     jit: dict[str, str] = field(default_factory=dict)  # command (or "default") -> "tiered" | "c1"
+    gc: str = "g1"  # the driver JVM's garbage collector (spark.gc): parallel | g1 | serial
 
     def jit_for(self, command: str | None) -> str:
         """The JIT mode of the JVM a command starts (``spark.jit``; tiered unless set)."""
@@ -175,6 +180,7 @@ def load_settings(*extra: str | Path | None) -> Settings:
             jars_dir=str(spark["jars_dir"]) if spark.get("jars_dir") else "",
             spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
             jit={str(k): str(v) for k, v in (spark.get("jit") or {}).items()},
+            gc=str(spark.get("gc") or "g1"),
             default_terms_days=int(pipeline["default_payment_terms_days"]),
             timezone=str(pipeline["timezone"]),
             reread_unchanged_files=bool(pipeline.get("reread_unchanged_files", False)),

@@ -17,7 +17,7 @@ from receivables.config import ConfigError, effective, load_settings
 from receivables.ops.run_log import RunRecord
 from receivables.progress import STEPS, Steps, describe
 from receivables.run import RunResult
-from receivables.spark import jit_options
+from receivables.spark import gc_options, jit_options
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CONF = ROOT / "conf" / "test.yaml"
@@ -84,6 +84,7 @@ def test_config_show_prints_the_defaults_merged_with_the_given_file(capsys):
     ("pipeline:\n  reread_unchanged_files: 1\n", "'pipeline.reread_unchanged_files' must be true or false"),
     ("pipeline:\n  timezone: Mars/Olympus\n", "'pipeline.timezone' 'Mars/Olympus' is not a time zone"),
     ("spark:\n  conf:\n    spark.driver.memory: [1, 2]\n", "'spark.conf.spark.driver.memory' must be a single value"),
+    ("spark:\n  gc: zgc\n", "'spark.gc' must be one of parallel, g1, serial, got 'zgc'"),
     ("spark: [\n", "is not valid YAML"),
 ])
 def test_a_bad_conf_file_is_refused_naming_the_key_and_the_file(tmp_path, capsys, text, says):
@@ -111,6 +112,18 @@ def test_c1_sessions_keep_a_code_cache_spark_fits_in_and_tiered_adds_no_option()
     assert jit_options("tiered") == ()
     settings = load_settings()
     assert [settings.jit_for(c) for c in ("run", "rebuild", "query", None)] == ["tiered", "tiered", "c1", "c1"]
+
+
+def test_sessions_collect_garbage_with_the_configured_collector_unless_the_java_options_name_one(spark):
+    assert load_settings().gc == "parallel"
+    assert load_settings(TEST_CONF).gc == "serial"
+    assert gc_options("parallel") == ("-XX:+UseParallelGC",)
+    # The JVM refuses two collectors: one named in spark.driver.extraJavaOptions wins.
+    assert gc_options("parallel", "-Xss4m -XX:+UseG1GC") == ()
+    assert gc_options("g1", "-XX:+UseGCOverheadLimit") == ("-XX:+UseG1GC",)
+    # The suite's own JVM was started from conf/test.yaml (spark.gc: serial).
+    beans = spark._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    assert sorted(b.getName() for b in beans) == ["Copy", "MarkSweepCompact"]
 
 
 # ------------------------------------------------------------------ Delta's jars
