@@ -180,7 +180,7 @@ def load_settings(*extra: str | Path | None) -> Settings:
             jars_dir=str(spark["jars_dir"]) if spark.get("jars_dir") else "",
             spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
             jit={str(k): str(v) for k, v in (spark.get("jit") or {}).items()},
-            gc=str(spark.get("gc") or "g1"),
+            gc=str(spark["gc"]),  # the packaged defaults always name one; validate() refused an empty value
             default_terms_days=int(pipeline["default_payment_terms_days"]),
             timezone=str(pipeline["timezone"]),
             reread_unchanged_files=bool(pipeline.get("reread_unchanged_files", False)),
