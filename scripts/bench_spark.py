@@ -179,7 +179,8 @@ def commits(spark, out: Path, tables: int, setup: bool) -> None:
     commits to its tables (appends only: a MERGE costs more, so this is a lower bound)."""
     for i in range(tables):
         path = str(out / f"t{i}")
-        row = spark.createDataFrame([(i, "x")], "id long, v string").coalesce(1)
+        # built in the JVM, as the pipeline builds its own small frames (no Python worker)
+        row = spark.range(i, i + 1, numPartitions=1).selectExpr("id", "'x' AS v")
         if setup:
             row.write.format("delta").mode("overwrite").save(path)
             continue

@@ -12,12 +12,29 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from delta.tables import DeltaMergeBuilder, DeltaTable
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DateType, IntegerType, LongType, StructType
+from pyspark.sql.types import (
+    ArrayType,
+    AtomicType,
+    BooleanType,
+    DataType,
+    DateType,
+    DecimalType,
+    FractionalType,
+    IntegerType,
+    IntegralType,
+    LongType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 from receivables.ops import faults
 
@@ -113,6 +130,72 @@ def one(df: DataFrame) -> Row:
     if row is None:
         raise ValueError("expected a row, the query returned none")
     return row
+
+
+def local_frame(spark: SparkSession, rows: Sequence[Sequence[Any]], schema: StructType | str) -> DataFrame:
+    """``rows`` (tuples in the order of ``schema``'s fields) as a DataFrame built inside
+    the JVM, with every column nullable.
+
+    PySpark's ``createDataFrame`` of a Python list runs a Python worker process to unpickle
+    the rows (~1 s to start, and on a cluster every executor would need Python). Here the
+    rows travel as one JSON text that Spark parses; every value is written as text and cast
+    to its column's type, so decimals, dates and timestamps arrive exactly (a naive
+    datetime is local time, as ``createDataFrame`` takes it).
+    """
+    if isinstance(schema, str):
+        parsed = DataType.fromDDL(schema)
+        assert isinstance(parsed, StructType), schema
+        schema = parsed
+    text = json.dumps([_as_text(row, schema) for row in rows], ensure_ascii=False)
+    values = F.from_json(F.lit(text), ArrayType(_text_type(schema)), {"mode": "FAILFAST"})
+    return spark.range(1).select(F.inline(values)).select(
+        *[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields]
+    )
+
+
+def _text_type(t: DataType) -> DataType:
+    """``t`` with every atomic type replaced by a string (``local_frame``'s JSON shape)."""
+    if isinstance(t, StructType):
+        return StructType([StructField(f.name, _text_type(f.dataType)) for f in t.fields])
+    if isinstance(t, ArrayType):
+        return ArrayType(_text_type(t.elementType))
+    if isinstance(t, MapType):
+        if not isinstance(t.keyType, StringType):
+            raise TypeError(f"local_frame: map keys must be strings, not {t.keyType.simpleString()}")
+        return MapType(StringType(), _text_type(t.valueType))
+    return StringType()
+
+
+_TEXT_OF: list[tuple[type[DataType], type | tuple[type, ...]]] = [
+    (StringType, str), (BooleanType, bool), (IntegralType, int), (DecimalType, (Decimal, int)),
+    (FractionalType, (float, int)), (TimestampType, dt.datetime), (DateType, dt.date),
+]
+
+
+def _as_text(v: Any, t: DataType) -> Any:
+    """Value ``v`` of type ``t`` as JSON made of strings, lists and objects."""
+    if v is None:
+        return None
+    if isinstance(t, StructType):
+        return {f.name: _as_text(x, f.dataType) for f, x in zip(t.fields, v, strict=True)}
+    if isinstance(t, ArrayType):
+        return [_as_text(x, t.elementType) for x in v]
+    if isinstance(t, MapType):
+        return {k: _as_text(x, t.valueType) for k, x in v.items()}
+    accepted = next((py for spark_type, py in _TEXT_OF if isinstance(t, spark_type)), None)
+    wrong_bool = isinstance(v, bool) and not isinstance(t, BooleanType)
+    wrong_date = isinstance(v, dt.datetime) and isinstance(t, DateType)
+    if not isinstance(t, AtomicType) or accepted is None or not isinstance(v, accepted) or wrong_bool or wrong_date:
+        raise TypeError(f"local_frame: {v!r} is no {t.simpleString()}")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, dt.datetime):
+        return (v if v.tzinfo else v.astimezone()).isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v if isinstance(v, str) else repr(v)
 
 
 def read(spark: SparkSession, path: str) -> DataFrame:
@@ -418,7 +501,7 @@ def apply_changes(
     source = changes.select(*columns, flagged.alias(_TALLY), F.lit(False).alias(_DELETE))
     if deletes:
         (column,) = key
-        gone = spark.createDataFrame([(v,) for v in deletes], StructType([changes.schema[column]]))
+        gone = local_frame(spark, [(v,) for v in deletes], StructType([changes.schema[column]]))
         source = source.unionByName(gone.select(
             *[F.col(c) if c == column else F.lit(None).cast(changes.schema[c].dataType).alias(c) for c in columns],
             F.lit(False).alias(_TALLY), F.lit(True).alias(_DELETE)))

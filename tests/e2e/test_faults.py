@@ -39,14 +39,25 @@ LINEAGE = ("run_id", "_run_id", "updated_at", "_updated_at", "_ingested_at", "sn
            "quarantined_at", "recorded_at", "modified_ns")
 
 
-def cli(*args: str, fault: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """`receivables …` as its own process (own session, so a kill takes only it and its JVM)."""
+# The processes' JVMs can start no Python worker (its module does not exist): a run builds
+# every frame inside the JVM (io.local_frame), so a task that needed Python would fail the
+# run, and a cluster's executors need no Python.
+NO_PYTHON_WORKER = "--conf spark.python.daemon.module=receivables_runs_no_python_worker pyspark-shell"
+
+
+def _env(fault: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != ENV}
+    env["PYSPARK_SUBMIT_ARGS"] = NO_PYTHON_WORKER
     if fault:
         env[ENV] = fault
+    return env
+
+
+def cli(*args: str, fault: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`receivables …` as its own process (own session, so a kill takes only it and its JVM)."""
     return subprocess.run(
         [sys.executable, "-m", "receivables.cli", *args, "--conf", TEST_CONF],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, start_new_session=True,
+        cwd=ROOT, env=_env(fault), capture_output=True, text=True, timeout=timeout, start_new_session=True,
     )
 
 
@@ -112,7 +123,7 @@ def _subset(state_: dict[str, list[str]], prefixes: tuple[str, ...]) -> dict[str
 def _started_together(args: list[str], fault: str) -> list[tuple[subprocess.CompletedProcess, float]]:
     """Two `receivables run` processes started at once, both with ``fault`` set; each as
     it ended, with the seconds it took."""
-    env = {**{k: v for k, v in os.environ.items() if k != ENV}, ENV: fault}
+    env = _env(fault)
     command = [sys.executable, "-m", "receivables.cli", *args, "--conf", TEST_CONF]
     started = time.monotonic()
     procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -25,6 +25,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from receivables import io
 from receivables.bronze.files import FileFacts
 from receivables.entities import Entity
 from receivables.errors import ConservationError
@@ -132,7 +133,8 @@ def read_delivered(
             raw = raw.withColumn(column, F.lit(None).cast(StringType()))
     raw = raw.persist()
 
-    files = spark.createDataFrame(
+    files = io.local_frame(
+        spark,
         [(name, str(Path(f.path).resolve().relative_to(root)), f.checksum) for name, f in staged.items()],
         "_staged string, _source_file string, _file_checksum string",
     )

@@ -168,9 +168,7 @@ def _record(
         for d in deliveries if d.action != "skipped_identical"
     ]
     if rows:
-        # One file per night (a local list is split over the default parallelism).
-        frame = ctx.spark.createDataFrame(rows, MANIFEST_SCHEMA).coalesce(1)
-        io.append(frame, ctx.path("ops", "file_manifest"), ctx.props("ops"))
+        io.append(io.local_frame(ctx.spark, rows, MANIFEST_SCHEMA), ctx.path("ops", "file_manifest"), ctx.props("ops"))
     for d in deliveries:
         record.inputs.append((d.facts.entity, d.rel, d.facts.checksum, d.facts.records, d.action, None))
         record.count(f"files.{d.action}", 1)

@@ -191,7 +191,7 @@ def _update_accounts(
     current = io.read(spark, ctx.path("gold", "invoice_aging"))
     delete_missing: str | None = "true"
     if account_ids is not None:
-        scope_df = spark.createDataFrame([(a,) for a in account_ids], "account_id long")
+        scope_df = io.local_frame(spark, [(a,) for a in account_ids], "account_id long")
         current = current.join(F.broadcast(scope_df), "account_id", "left_semi")
         delete_missing = None
     rollup = build_account_receivables(

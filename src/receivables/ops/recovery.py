@@ -146,4 +146,4 @@ def _record_orphans(ctx: RunContext, run: Abandoned) -> None:
             for r in files.collect()
         ]
         if rows:
-            io.append(ctx.spark.createDataFrame(rows, MANIFEST_SCHEMA), path, ctx.props("ops"))
+            io.append(io.local_frame(ctx.spark, rows, MANIFEST_SCHEMA), path, ctx.props("ops"))

@@ -28,6 +28,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from receivables import io
 from receivables.progress import Steps, describe
 
 INPUT_TYPE = StructType(
@@ -117,4 +118,4 @@ class RunRecord:
             dict(self.table_versions),
             error,
         )
-        return spark.createDataFrame([row], SCHEMA)
+        return io.local_frame(spark, [row], SCHEMA)

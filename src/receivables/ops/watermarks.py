@@ -36,7 +36,7 @@ def save(
     rows = [(consumer, source, int(v), run_id, at) for (consumer, source), v in sorted(moved.items())]
     if not rows:
         return
-    df = spark.createDataFrame(
-        rows, "consumer string, source string, version long, run_id string, updated_at timestamp"
+    df = io.local_frame(
+        spark, rows, "consumer string, source string, version long, run_id string, updated_at timestamp"
     ).withColumn("_row_hash", F.sha2(F.concat_ws("|", "version"), 256))
     io.upsert_all(spark, df, path, KEY, properties)

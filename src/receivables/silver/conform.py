@@ -125,7 +125,7 @@ def classify(
             schema = StructType(
                 [StructField(f"_repeated_{i}", rows.schema[k].dataType, True) for i, k in enumerate(key)]
             )
-            repeated = F.broadcast(rows.sparkSession.createDataFrame(found, schema))
+            repeated = F.broadcast(io.local_frame(rows.sparkSession, found, schema))
             # each side is hashed after the join: the repeated side keeps few of the rows
             once = hashed(rows.join(repeated, _same_key(key), "left_anti"))
             again = hashed(rows.join(repeated, _same_key(key), "left_semi"))
