@@ -3,8 +3,9 @@
 One master and two workers (1 core, 1 GB each) are started on loopback from the installed
 pyspark; the job goes through `spark-submit --master spark://…` with the package shipped
 as a zip (`--py-files`) and Delta's jars (`--jars`), output addressed as a `file:` URI.
-Two nights must leave gold exactly as the same two nights did in local mode (the `nights`
-fixture). The cluster is stopped even when the test fails.
+The executors are given no Python (a path that does not exist): the job runs no Python
+there. Two nights must leave gold exactly as the same two nights did in local mode (the
+`nights` fixture). The cluster is stopped even when the test fails.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def _submit(cluster, data: Path, out_uri: str, as_of: str, py_files: Path) -> su
          "--jars", jars, "--py-files", str(py_files),
          "--driver-memory", "1g", "--executor-memory", "512m", "--total-executor-cores", "2",
          "--conf", "spark.executor.cores=1",
+         # the executors get no Python: the job runs none there (docs/deploy.md)
+         "--conf", f"spark.pyspark.driver.python={sys.executable}",
+         "--conf", "spark.pyspark.python=/nonexistent/python3",
          str(ROOT / "src" / "etl_job.py"), "--input_dir", str(data), "--output_dir", out_uri,
          "--as_of", as_of, "--conf", TEST_CONF],
         env=cluster["env"], cwd=ROOT, capture_output=True, text=True, timeout=900,
