@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,7 +20,6 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
-    AtomicType,
     BooleanType,
     DataType,
     DateType,
@@ -138,19 +137,28 @@ def local_frame(spark: SparkSession, rows: Sequence[Sequence[Any]], schema: Stru
 
     PySpark's ``createDataFrame`` of a Python list runs a Python worker process to unpickle
     the rows (~1 s to start, and on a cluster every executor would need Python). Here the
-    rows travel as one JSON text that Spark parses; every value is written as text and cast
-    to its column's type, so decimals, dates and timestamps arrive exactly (a naive
-    datetime is local time, as ``createDataFrame`` takes it).
+    rows travel as one JSON text, a list of values per column, that Spark parses and zips
+    into rows; every value is written as text and cast to its column's type, so decimals,
+    dates and timestamps arrive exactly (a naive datetime is local time, as
+    ``createDataFrame`` takes it).
     """
     if isinstance(schema, str):
         parsed = DataType.fromDDL(schema)
         assert isinstance(parsed, StructType), schema
         schema = parsed
-    text = json.dumps([_as_text(row, schema) for row in rows], ensure_ascii=False)
-    values = F.from_json(F.lit(text), ArrayType(_text_type(schema)), {"mode": "FAILFAST"})
-    return spark.range(1).select(F.inline(values)).select(
-        *[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields]
-    )
+    fields = schema.fields
+    for row in rows:
+        if len(row) != len(fields):
+            raise TypeError(f"local_frame: {row!r} has {len(row)} values for {len(fields)} columns")
+    columns = {}
+    for i, f in enumerate(fields):
+        encode = _encoder(f.dataType)
+        columns[f.name] = [encode(row[i]) for row in rows]
+    wire = StructType([StructField(f.name, ArrayType(_text_type(f.dataType))) for f in fields])
+    values = F.from_json(F.lit(json.dumps(columns, ensure_ascii=False)), wire, {"mode": "FAILFAST"})
+    zipped = F.arrays_zip(*[values[f.name].alias(f.name) for f in fields])
+    typed = [F.col(f.name).cast(f.dataType).alias(f.name) for f in fields]
+    return spark.range(1).select(F.inline(zipped)).select(*typed)
 
 
 def _text_type(t: DataType) -> DataType:
@@ -166,36 +174,46 @@ def _text_type(t: DataType) -> DataType:
     return StringType()
 
 
-_TEXT_OF: list[tuple[type[DataType], type | tuple[type, ...]]] = [
-    (StringType, str), (BooleanType, bool), (IntegralType, int), (DecimalType, (Decimal, int)),
-    (FractionalType, (float, int)), (TimestampType, dt.datetime), (DateType, dt.date),
+# Each atomic type: the Python values it takes and how one is written as text that Spark's
+# cast reads back exactly. Decimal before fractional (a DecimalType is a FractionalType).
+_AS_TEXT: list[tuple[type[DataType], type | tuple[type, ...], Callable[[Any], str]]] = [
+    (StringType, str, str),
+    (BooleanType, bool, lambda v: "true" if v else "false"),
+    (IntegralType, int, str),
+    (DecimalType, (Decimal, int), lambda v: format(v, "f")),
+    (FractionalType, (float, int), repr),
+    (TimestampType, dt.datetime, lambda v: (v if v.tzinfo else v.astimezone()).isoformat()),
+    (DateType, dt.date, lambda v: v.isoformat()),
 ]
 
 
-def _as_text(v: Any, t: DataType) -> Any:
-    """Value ``v`` of type ``t`` as JSON made of strings, lists and objects."""
-    if v is None:
-        return None
+def _encoder(t: DataType) -> Callable[[Any], Any]:
+    """How ``local_frame`` writes a value of type ``t``: JSON of strings, lists and objects."""
     if isinstance(t, StructType):
-        return {f.name: _as_text(x, f.dataType) for f, x in zip(t.fields, v, strict=True)}
+        parts = [(f.name, _encoder(f.dataType)) for f in t.fields]
+        return lambda v: None if v is None else {n: e(x) for (n, e), x in zip(parts, v, strict=True)}
     if isinstance(t, ArrayType):
-        return [_as_text(x, t.elementType) for x in v]
+        element = _encoder(t.elementType)
+        return lambda v: None if v is None else [element(x) for x in v]
     if isinstance(t, MapType):
-        return {k: _as_text(x, t.valueType) for k, x in v.items()}
-    accepted = next((py for spark_type, py in _TEXT_OF if isinstance(t, spark_type)), None)
-    wrong_bool = isinstance(v, bool) and not isinstance(t, BooleanType)
-    wrong_date = isinstance(v, dt.datetime) and isinstance(t, DateType)
-    if not isinstance(t, AtomicType) or accepted is None or not isinstance(v, accepted) or wrong_bool or wrong_date:
-        raise TypeError(f"local_frame: {v!r} is no {t.simpleString()}")
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    if isinstance(v, dt.datetime):
-        return (v if v.tzinfo else v.astimezone()).isoformat()
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return v if isinstance(v, str) else repr(v)
+        value = _encoder(t.valueType)
+        return lambda v: None if v is None else {k: value(x) for k, x in v.items()}
+    found = next(((py, text) for spark_type, py, text in _AS_TEXT if isinstance(t, spark_type)), None)
+    if found is None:
+        raise TypeError(f"local_frame: no {t.simpleString()} columns")
+    accepted, text = found
+    refused = (bool,) if not isinstance(t, BooleanType) else ()
+    if isinstance(t, DateType):
+        refused = (*refused, dt.datetime)
+
+    def encode(v: Any) -> Any:
+        if v is None:
+            return None
+        if not isinstance(v, accepted) or isinstance(v, refused):
+            raise TypeError(f"local_frame: {v!r} is no {t.simpleString()}")
+        return text(v)
+
+    return encode
 
 
 def read(spark: SparkSession, path: str) -> DataFrame:

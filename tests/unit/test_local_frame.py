@@ -85,3 +85,11 @@ def test_manifest_rows_and_an_empty_list(spark):
 def test_a_value_of_the_wrong_type_is_refused_naming_it(spark, value, ddl):
     with pytest.raises(TypeError, match=re.escape(f"{value!r} is no")):
         io.local_frame(spark, [(value,)], ddl)
+
+
+def test_a_row_of_the_wrong_length_is_refused_and_many_rows_arrive_in_order(spark):
+    with pytest.raises(TypeError, match=re.escape("(1, 2) has 2 values for 1 columns")):
+        io.local_frame(spark, [(1, 2)], "n long")
+    ids = [(n * 7, f"a{n}") for n in range(20_000)]
+    got = io.local_frame(spark, ids, "account_id long, name string").collect()
+    assert [tuple(r) for r in got] == ids
