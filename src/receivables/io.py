@@ -133,7 +133,7 @@ def one(df: DataFrame) -> Row:
 
 def local_frame(spark: SparkSession, rows: Sequence[Sequence[Any]], schema: StructType | str) -> DataFrame:
     """``rows`` (tuples in the order of ``schema``'s fields) as a DataFrame built inside
-    the JVM, with every column nullable.
+    the JVM, in one partition (a write of it is one file), with every column nullable.
 
     PySpark's ``createDataFrame`` of a Python list runs a Python worker process to unpickle
     the rows (~1 s to start, and on a cluster every executor would need Python). Here the
@@ -158,7 +158,7 @@ def local_frame(spark: SparkSession, rows: Sequence[Sequence[Any]], schema: Stru
     values = F.from_json(F.lit(json.dumps(columns, ensure_ascii=False)), wire, {"mode": "FAILFAST"})
     zipped = F.arrays_zip(*[values[f.name].alias(f.name) for f in fields])
     typed = [F.col(f.name).cast(f.dataType).alias(f.name) for f in fields]
-    return spark.range(1).select(F.inline(zipped)).select(*typed)
+    return spark.range(1, numPartitions=1).select(F.inline(zipped)).select(*typed)
 
 
 def _text_type(t: DataType) -> DataType:

@@ -93,3 +93,4 @@ def test_a_row_of_the_wrong_length_is_refused_and_many_rows_arrive_in_order(spar
     ids = [(n * 7, f"a{n}") for n in range(20_000)]
     got = io.local_frame(spark, ids, "account_id long, name string").collect()
     assert [tuple(r) for r in got] == ids
+
