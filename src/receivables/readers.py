@@ -260,9 +260,17 @@ class DuckReader:
                 for c, t in zip(rel.columns, types, strict=True)]
         fetched = rel.project(", ".join(cols)).fetchall()
         stamps = [t.startswith("TIMESTAMP") for t in types]
-        values = ([tuple(_aware(v) if s else v for v, s in zip(row, stamps, strict=True)) for row in fetched]
-                  if any(stamps) else fetched)
+        maps = [t.startswith("MAP(") for t in types]
+        values = ([tuple(_aware(v) if s else _by_key(v) if m else v for v, s, m in zip(row, stamps, maps, strict=True))
+                   for row in fetched] if any(stamps) or any(maps) else fetched)
         return Rows(list(rel.columns), [_duck_numeric(t) for t in types], values)
+
+
+def _by_key(value: Any) -> Any:
+    """A map cell with its keys in order. The order a map's entries are stored in is no
+    part of its value, and the engines differ: DuckDB keeps it, PySpark's collect passes
+    a map through a Java HashMap. Sorted, a map reads the same from either."""
+    return None if value is None else dict(sorted(value.items()))
 
 
 def _aware(value: Any) -> Any:
@@ -379,14 +387,16 @@ def spark_rows(df: DataFrame) -> Rows:
     """Collect a frame as ``Rows``; timestamps are read in the session zone (UTC) as text
     and made aware (collected directly, PySpark would turn them into this machine's local time)."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import NumericType, TimestampType
+    from pyspark.sql.types import MapType, NumericType, TimestampType
 
     fields = df.schema.fields
     stamps = [isinstance(f.dataType, TimestampType) for f in fields]
+    maps = [isinstance(f.dataType, MapType) for f in fields]
     df = df.select(*[F.col(f"`{f.name}`").cast("string") if s else F.col(f"`{f.name}`")
                      for f, s in zip(fields, stamps, strict=True)])
     values = [
-        tuple((_parse_utc(v) if s and v is not None else _plain(v)) for v, s in zip(row, stamps, strict=True))
+        tuple((_parse_utc(v) if s and v is not None else _by_key(_plain(v)) if m else _plain(v))
+              for v, s, m in zip(row, stamps, maps, strict=True))
         for row in df.collect()
     ]
     return Rows([f.name for f in fields], [isinstance(f.dataType, NumericType) for f in fields], values)
