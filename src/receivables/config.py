@@ -112,7 +112,7 @@ class Settings:
     staging_dir: str | None = None  # where a run links new files for Spark (None: the system temp dir)
     buckets: Buckets = DEFAULT_BUCKETS  # aging buckets gold is built with (conf gold.bucket_edges)
     jit: dict[str, str] = field(default_factory=dict)  # command (or "default") -> "tiered" | "c1"
-    gc: str = "g1"  # the driver JVM's garbage collector (spark.gc): parallel | g1 | serial
+    gc: str = "parallel"  # the driver JVM's garbage collector (spark.gc, as base.yaml): parallel | g1 | serial
 
     def jit_for(self, command: str | None) -> str:
         """The JIT mode of the JVM a command starts (``spark.jit``; tiered unless set)."""
