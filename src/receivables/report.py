@@ -31,7 +31,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from receivables.buckets import Buckets
 from receivables.errors import ReceivablesError
@@ -275,9 +275,17 @@ def chart_specs(report: Report) -> dict[str, dict[str, Any]]:
         base.mark_bar(color="#3b6ea5").encode(tooltip=[alt.Tooltip("bucket:N"), alt.Tooltip("label:N", title="amount")])
         + base.mark_text(dy=-6, fontSize=11).encode(text="label:N")
     ).properties(width=520, height=240, title="Outstanding by aging bucket")
+    # Amounts are written at the first and the latest date only (every point has them in its
+    # tooltip), inside the plot: the first date's to the right of its point, the latest's to
+    # the left (a single date is a first); outstanding above its line, past due (never more)
+    # below its own unless that would reach the axis. The y axis leaves room above the
+    # highest line for its label.
+    last, top = len(report.trend) - 1, max((float(p.outstanding) for p in report.trend), default=0.0)
     points = [
-        {"as_of": p.as_of.isoformat(), "series": series, "amount": float(v), "label": _money(v), "run_id": p.run_id}
-        for p in report.trend for series, v in (("outstanding", p.outstanding), ("past due", p.past_due))
+        {"as_of": p.as_of.isoformat(), "series": series, "amount": float(v), "label": _money(v), "run_id": p.run_id,
+         "edge": "first" if i == 0 else "last" if i == last else "",
+         "place": "below" if series == "past due" and float(v) >= 0.15 * top else "above"}
+        for i, p in enumerate(report.trend) for series, v in (("outstanding", p.outstanding), ("past due", p.past_due))
     ]
     trend_data = alt.Data(values=points)  # type: ignore[no-untyped-call]
     trend_base = alt.Chart(trend_data).encode(
@@ -286,14 +294,23 @@ def chart_specs(report: Report) -> dict[str, dict[str, Any]]:
         # the days, each labelled with the same date).
         x=alt.X("as_of:T", title="As-of date", scale=alt.Scale(type="utc"),
                 axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, **_day_ticks(report.trend))),
-        y=alt.Y("amount:Q", title="Amount", axis=alt.Axis(format=",.0f")),
-        color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#3b6ea5", "#a53b3b"])),
+        y=alt.Y("amount:Q", title="Amount", axis=alt.Axis(format=",.0f"),
+                scale=alt.Scale(domainMax=top * 1.15) if top > 0 else alt.Undefined),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#3b6ea5", "#a53b3b"]),
+                        legend=alt.Legend(orient="top")),
     )
-    trend_chart = (
+    sides: tuple[tuple[str, Literal["left", "right"], int], ...] = (("first", "left", 3), ("last", "right", -3))
+    labels = [
+        trend_base.transform_filter((alt.datum.edge == edge) & (alt.datum.place == place))
+        .mark_text(align=align, dx=dx, dy=dy, fontSize=10).encode(text="label:N")
+        for edge, align, dx in sides
+        for place, dy in (("above", -9), ("below", 15))
+    ]
+    trend_chart = alt.layer(
         trend_base.mark_line(point=True).encode(
             tooltip=[alt.Tooltip("as_of:N", title="as of"), "series:N",
-                     alt.Tooltip("label:N", title="amount"), alt.Tooltip("run_id:N", title="run")])
-        + trend_base.mark_text(dy=-8, fontSize=10).encode(text="label:N")
+                     alt.Tooltip("label:N", title="amount"), alt.Tooltip("run_id:N", title="run")]),
+        *labels,
     ).properties(width=560, height=240, title="Outstanding and past due by as-of date (latest run per date)")
     return {"chart-buckets": bucket_chart.to_dict(), "chart-trend": trend_chart.to_dict()}
 

@@ -121,6 +121,31 @@ def test_charts_have_axes_and_value_labels(page_and_gold):
     assert "As-of date" in trend and "Amount" in trend
 
 
+def _box(locator) -> tuple[float, float, float, float]:
+    """The union of the elements' boxes on the page: left, top, right, bottom."""
+    boxes = [b for b in (e.bounding_box() for e in locator.all()) if b]
+    assert boxes, locator
+    return (min(b["x"] for b in boxes), min(b["y"] for b in boxes),
+            max(b["x"] + b["width"] for b in boxes), max(b["y"] + b["height"] for b in boxes))
+
+
+def test_the_trend_writes_the_first_and_latest_amounts_inside_its_plot(page_and_gold):
+    """Each series' amount at the first and the latest as-of date is written once, within the
+    plot (the axes' lines) and clear of the legend; the latest ones are the page's cards."""
+    page, *_ = page_and_gold
+    chart = page.locator("#chart-trend svg")
+    labels = [t for t in chart.locator("text").all() if re.fullmatch(r"[\d,]+\.\d\d", t.text_content() or "")]
+    latest = {page.inner_text("#outstanding"), page.inner_text("#past-due")}
+    texts = [t.text_content() for t in labels]
+    assert len(texts) == 4 and latest <= set(texts), (texts, latest)  # two dates × two series
+    left, top, right, bottom = _box(chart.locator(".role-axis-domain"))
+    legend = _box(chart.locator(".role-legend"))
+    for label in labels:
+        x0, y0, x1, y1 = _box(label)
+        assert left <= x0 and x1 <= right and top <= y0 and y1 <= bottom, (label.text_content(), (x0, y0, x1, y1))
+        assert y0 >= legend[3] or x1 <= legend[0] or x0 >= legend[2], (label.text_content(), legend)
+
+
 def test_the_trend_shows_each_as_of_date_once_in_any_time_zone(page_and_gold):
     """Two runs a day apart: the axis names those two days, in UTC+0 and west of it (a local
     time scale showed 2024-05-14 for 2024-05-15 in New York, and a tick between the days)."""
