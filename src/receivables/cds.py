@@ -71,3 +71,17 @@ def java_options(jar_paths: list[str]) -> str:
         return ""
     path = archive(jar_paths)
     return f"-XX:SharedArchiveFile={path} -Xshare:auto" if path is not None and path.is_file() else ""
+
+
+def foreign_java_options(jar_paths: list[str]) -> str:
+    """The options that let a JVM this package does not start (a user's ``spark-sql
+    --properties-file``, docs/catalog.md) use the archive: it maps it when it runs the same
+    JDK and Spark jars, and otherwise starts as it would without it. The JVM's CDS
+    messages are off, since a JVM of another JDK or Spark install would warn at every start
+    that it cannot use the archive."""
+    if os.environ.get("RECEIVABLES_CDS", "").lower() == "off":
+        return ""
+    path = archive(jar_paths)
+    if path is None or not path.is_file():
+        return ""
+    return f"-XX:SharedArchiveFile={path} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"

@@ -17,6 +17,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from receivables import cds
 from receivables.config import Settings
 from receivables.errors import ReceivablesError
 
@@ -65,7 +66,10 @@ def write_properties(output_dir: str, settings: Settings, jar_paths: list[str]) 
         "spark.sql.catalog.spark_catalog": settings.spark_conf.get("spark.sql.catalog.spark_catalog", ""),
         "spark.sql.session.timeZone": settings.spark_conf.get("spark.sql.session.timeZone", "UTC"),
         **session_conf(output_dir),
-        "spark.driver.extraJavaOptions": derby_options(output_dir),
+        # Derby's home, and the class archive `make setup` trained (a start ~3.5 s shorter
+        # for a spark-sql of this install's pyspark; ignored by any other JVM)
+        "spark.driver.extraJavaOptions": " ".join(
+            o for o in (derby_options(output_dir), cds.foreign_java_options(jar_paths)) if o),
     }
     path = catalog_dir(output_dir) / "spark-defaults.conf"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyspark
 import pytest
 
+from receivables import warmup
 from receivables.readers import DuckReader
 from receivables.spark import jit_options
 
@@ -32,11 +33,16 @@ def test_a_plain_spark_sql_session_queries_gold_by_name(nights, tmp_path):
     elsewhere.mkdir()
     query = "SELECT count(*), sum(outstanding) FROM gold.invoice_aging; SELECT count(*) FROM ops.run_log"
     # A short query: its JVM compiles C1 only, as `receivables catalog` itself does (the
-    # properties file's own driver options stay as written).
-    env = {**os.environ, "JDK_JAVA_OPTIONS": " ".join(jit_options("c1"))}
+    # properties file's own driver options stay as written); it logs where its classes
+    # come from.
+    loaded = tmp_path / "classes.log"
+    env = {**os.environ, "JDK_JAVA_OPTIONS": " ".join([*jit_options("c1"), f"-Xlog:class+load=info:file={loaded}"])}
     user = subprocess.run([str(SPARK_SQL), "--properties-file", str(props), "-e", query],
                           cwd=elsewhere, capture_output=True, text=True, timeout=600, env=env)
     assert user.returncode == 0, user.stderr[-2000:]
+    if warmup.current() is not None:  # the properties give it the class archive `make setup` trained
+        shared = loaded.read_text(encoding="utf-8").count("source: shared objects file")
+        assert shared > 5000, shared
     reader = DuckReader(str(out))
     aging = reader.relation("gold.invoice_aging")
     want = reader.sql(f"SELECT count(*) AS n, sum(outstanding) AS s FROM {aging}").first()

@@ -315,8 +315,12 @@ def test_the_class_archive_is_used_only_for_the_jdk_and_jars_it_was_made_with_wh
     made.parent.mkdir(parents=True)
     made.write_bytes(b"archive")
     assert cds.java_options([str(jar)]) == f"-XX:SharedArchiveFile={made} -Xshare:auto"
+    # a JVM the package does not start (a user's spark-sql) gets it too, its CDS messages off
+    assert cds.foreign_java_options([str(jar)]) == (
+        f"-XX:SharedArchiveFile={made} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off")
     jar.write_bytes(b"x" * 11)  # another Delta jar: another key, the old archive is not used
     assert cds.archive([str(jar)]) != made and cds.java_options([str(jar)]) == ""
+    assert cds.foreign_java_options([str(jar)]) == ""
     jar.write_bytes(b"x" * 10)
     moved = tmp_path / "elsewhere"  # the same jars in another place: the JVM would map nothing
     moved.mkdir()
@@ -328,6 +332,6 @@ def test_the_class_archive_is_used_only_for_the_jdk_and_jars_it_was_made_with_wh
         (other_spark / spark_jar.name).symlink_to(spark_jar)
     assert cds.key([str(jar)], other_spark) != cds.key([str(jar)])
     monkeypatch.setenv("RECEIVABLES_CDS", "off")
-    assert cds.java_options([str(jar)]) == ""
+    assert cds.java_options([str(jar)]) == "" and cds.foreign_java_options([str(jar)]) == ""
     monkeypatch.setenv("RECEIVABLES_CDS_TRAIN", str(tmp_path / "new.jsa"))
     assert cds.java_options([str(jar)]) == f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}"
