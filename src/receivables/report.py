@@ -295,7 +295,7 @@ def chart_specs(report: Report) -> dict[str, dict[str, Any]]:
         x=alt.X("as_of:T", title="As-of date", scale=alt.Scale(type="utc"),
                 axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, **_day_ticks(report.trend))),
         y=alt.Y("amount:Q", title="Amount", axis=alt.Axis(format=",.0f"),
-                scale=alt.Scale(domainMax=top * 1.15) if top > 0 else alt.Undefined),
+                scale=alt.Scale(domainMax=top * 1.15, nice=True) if top > 0 else alt.Undefined),
         color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#3b6ea5", "#a53b3b"]),
                         legend=alt.Legend(orient="top")),
     )
