@@ -67,10 +67,7 @@ def java_options(jar_paths: list[str]) -> str:
     training = os.environ.get("RECEIVABLES_CDS_TRAIN")
     if training:
         return f"-XX:ArchiveClassesAtExit={training}"
-    if os.environ.get("RECEIVABLES_CDS", "").lower() == "off":
-        return ""
-    path = archive(jar_paths)
-    return f"-XX:SharedArchiveFile={path} -Xshare:auto" if path is not None and path.is_file() else ""
+    return _archive_options(jar_paths)
 
 
 def foreign_java_options(jar_paths: list[str]) -> str:
@@ -79,9 +76,12 @@ def foreign_java_options(jar_paths: list[str]) -> str:
     JDK and Spark jars, and otherwise starts as it would without it. The JVM's CDS
     messages are off, since a JVM of another JDK or Spark install would warn at every start
     that it cannot use the archive."""
+    options = _archive_options(jar_paths)
+    return f"{options} -Xlog:cds=off -Xlog:cds+dynamic=off" if options else ""
+
+
+def _archive_options(jar_paths: list[str]) -> str:
     if os.environ.get("RECEIVABLES_CDS", "").lower() == "off":
         return ""
     path = archive(jar_paths)
-    if path is None or not path.is_file():
-        return ""
-    return f"-XX:SharedArchiveFile={path} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
+    return f"-XX:SharedArchiveFile={path} -Xshare:auto" if path is not None and path.is_file() else ""

@@ -277,9 +277,9 @@ def chart_specs(report: Report) -> dict[str, dict[str, Any]]:
     ).properties(width=520, height=240, title="Outstanding by aging bucket")
     # Amounts are written at the first and the latest date only (every point has them in its
     # tooltip), inside the plot: the first date's to the right of its point, the latest's to
-    # the left (a single date is a first); outstanding above its line, past due (never more)
-    # below its own unless that would reach the axis. The y axis leaves room above the
-    # highest line for its label.
+    # the left (a single date is a first); outstanding above its line, past due (never more
+    # than outstanding) below its own unless that would reach the axis. The y axis leaves
+    # room above the highest line for its label.
     last, top = len(report.trend) - 1, max((float(p.outstanding) for p in report.trend), default=0.0)
     points = [
         {"as_of": p.as_of.isoformat(), "series": series, "amount": float(v), "label": _money(v), "run_id": p.run_id,
