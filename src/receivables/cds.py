@@ -7,8 +7,9 @@ cache folder; later sessions start with ``-XX:SharedArchiveFile`` and map those 
 instead of loading them.
 
 An archive only fits the JDK, the Spark jars and the Delta jars it was made with, at the
-paths it was made with: the JVM maps none of its classes for a class path in another
-place (a second checkout, a virtualenv elsewhere). Its file name carries a key of all of
+paths and with the sizes and modification times they had: the JVM maps none of its classes
+for a class path in another place (a second checkout, a virtualenv elsewhere) or for jars
+written again (a fresh clone and virtualenv at the same paths). Its file name carries a key of all of
 them, so after an upgrade or from another install the key differs, that archive is
 simply not used, and ``make setup`` there trains its own. The JVM checks the archive again
 itself and ignores it (silently, ``-Xshare:auto``) if it does not fit. Training removes
@@ -43,7 +44,9 @@ def spark_jars() -> Path:
 
 def key(jar_paths: list[str], spark_jar_dir: Path | None = None) -> str | None:
     """What the archive depends on: the java binary, pyspark's jars and Delta's jars, each
-    with the path it is loaded from."""
+    with the path it is loaded from, its size and its modification time. The JVM maps an
+    archive only for class-path jars of the size and time it was made with: an install
+    made again at the same paths (a fresh clone and virtualenv) needs its own archive."""
     java = _java()
     if java is None:
         return None
@@ -52,7 +55,8 @@ def key(jar_paths: list[str], spark_jar_dir: Path | None = None) -> str | None:
     digest.update(f"{java}:{st.st_size}:{st.st_mtime_ns}".encode())
     jars_dir = spark_jar_dir or spark_jars()
     for jar in sorted([*jars_dir.glob("*.jar"), *(Path(j).resolve() for j in jar_paths)]):
-        digest.update(f"{jar}:{jar.stat().st_size}".encode())
+        st = jar.stat()
+        digest.update(f"{jar}:{st.st_size}:{st.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
 

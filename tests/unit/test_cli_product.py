@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -322,6 +323,9 @@ def test_the_class_archive_is_used_only_for_the_jdk_and_jars_it_was_made_with_wh
     assert cds.archive([str(jar)]) != made and cds.java_options([str(jar)]) == ""
     assert cds.foreign_java_options([str(jar)]) == ""
     jar.write_bytes(b"x" * 10)
+    again = cds.key([str(jar)])
+    os.utime(jar, ns=(jar.stat().st_atime_ns, jar.stat().st_mtime_ns + 10**9))
+    assert cds.key([str(jar)]) != again  # the same jar written again: the JVM would refuse the archive
     moved = tmp_path / "elsewhere"  # the same jars in another place: the JVM would map nothing
     moved.mkdir()
     (moved / jar.name).write_bytes(b"x" * 10)
