@@ -4,6 +4,7 @@ folder (its configuration inside the package, Delta's jars from the local Maven 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,3 +87,12 @@ def test_sessions_start_from_the_class_archive_setup_trained(spark):
     runtime = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     assert f"-XX:SharedArchiveFile={trained}" in list(runtime.getInputArguments())
     assert "sharing" in spark._jvm.java.lang.System.getProperty("java.vm.info")
+    # "sharing" holds for the JDK's own ~12 MB archive too: the JVM must have mapped this
+    # one (it refuses, silently, an archive whose jars differ in path, size or time)
+    jcmd = Path(spark._jvm.java.lang.System.getProperty("java.home")) / "bin" / "jcmd"
+    if not jcmd.is_file():
+        pytest.skip(f"no {jcmd} to ask the JVM which archives it mapped")
+    pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    info = subprocess.run([str(jcmd), str(pid), "VM.info"], capture_output=True, text=True, timeout=120).stdout
+    mapped = re.search(r"CDS archive\(s\) mapped at: .*size (\d+)", info)
+    assert mapped and int(mapped.group(1)) > 100_000_000, mapped and mapped.group(0)
