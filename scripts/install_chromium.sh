@@ -10,4 +10,4 @@ if ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
-echo "installed $("$CHROMIUM" --version)"
+echo "installed $("$CHROMIUM" --version 2>/dev/null)"  # Debian's launcher warns on stderr

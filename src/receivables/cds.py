@@ -13,7 +13,8 @@ written again (a fresh clone and virtualenv at the same paths). Its file name ca
 them, so after an upgrade or from another install the key differs, that archive is
 simply not used, and ``make setup`` there trains its own. The JVM checks the archive again
 itself and ignores it (silently, ``-Xshare:auto``) if it does not fit. Training removes
-the archives of installs that no longer exist, not those of other installs.
+the archives no JVM can map any more (a file they were made from is gone or written
+again), not those of other installs.
 """
 
 from __future__ import annotations
@@ -42,22 +43,42 @@ def spark_jars() -> Path:
     return Path(pyspark.__file__).resolve().parent / "jars"
 
 
-def key(jar_paths: list[str], spark_jar_dir: Path | None = None) -> str | None:
+def inputs(jar_paths: list[str], spark_jar_dir: Path | None = None) -> list[tuple[str, int, int]] | None:
     """What the archive depends on: the java binary, pyspark's jars and Delta's jars, each
-    with the path it is loaded from, its size and its modification time. The JVM maps an
-    archive only for class-path jars of the size and time it was made with: an install
-    made again at the same paths (a fresh clone and virtualenv) needs its own archive."""
+    with the path it is loaded from, its size and its modification time (nanoseconds). The
+    JVM maps an archive only for class-path jars of the size and time it was made with: an
+    install made again at the same paths (a fresh clone and virtualenv) needs its own
+    archive. None when there is no java."""
     java = _java()
     if java is None:
         return None
-    digest = hashlib.sha256()
-    st = java.stat()
-    digest.update(f"{java}:{st.st_size}:{st.st_mtime_ns}".encode())
     jars_dir = spark_jar_dir or spark_jars()
-    for jar in sorted([*jars_dir.glob("*.jar"), *(Path(j).resolve() for j in jar_paths)]):
-        st = jar.stat()
-        digest.update(f"{jar}:{st.st_size}:{st.st_mtime_ns}".encode())
+    files = [java, *sorted([*jars_dir.glob("*.jar"), *(Path(j).resolve() for j in jar_paths)])]
+    return [(str(f), (st := f.stat()).st_size, st.st_mtime_ns) for f in files]
+
+
+def key(jar_paths: list[str], spark_jar_dir: Path | None = None) -> str | None:
+    """The archive's key: a digest of its ``inputs``."""
+    found = inputs(jar_paths, spark_jar_dir)
+    if found is None:
+        return None
+    digest = hashlib.sha256()
+    for path, size, mtime_ns in found:
+        digest.update(f"{path}:{size}:{mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def still_usable(recorded: list[tuple[str, int, int]]) -> bool:
+    """Whether every file an archive was made from is still there with the size and time it
+    had: when one is gone or written again, no JVM will map that archive any more."""
+    for path, size, mtime_ns in recorded:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+            return False
+    return True
 
 
 def archive(jar_paths: list[str]) -> Path | None:

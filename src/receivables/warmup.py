@@ -7,6 +7,7 @@ the classes it loaded are archived for every later session on this JDK and these
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -51,8 +52,8 @@ def train() -> Path:
     from receivables.config import load_settings
 
     found = jars.find(load_settings().jars_dir)
-    target = cds.archive(found)
-    if target is None:
+    target, made_from = cds.archive(found), cds.inputs(found)
+    if target is None or made_from is None:
         raise RuntimeError("no java found (JAVA_HOME or PATH): nothing to archive")
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(target.parent)
@@ -64,18 +65,34 @@ def train() -> Path:
         if not partial.is_file():
             raise RuntimeError("the training session wrote no archive")
         shutil.move(partial, target)
-    target.with_suffix(".install").write_text(str(cds.spark_jars()), encoding="utf-8")
+    listed = ",\n".join(json.dumps(f) for f in made_from)  # one file a line: [path, size, mtime_ns]
+    target.with_suffix(".install").write_text(f"[\n{listed}\n]\n", encoding="utf-8")
     return target
 
 
 def _remove_stale(folder: Path) -> None:
-    """Remove the archives of installs that are gone (each archive's ``.install`` file names
-    the Spark jars folder it was made for; an archive without one predates them)."""
+    """Remove the archives no JVM can map any more: each archive's ``.install`` file lists the
+    files it was made from (``cds.inputs``), and one of them is gone or written again (an
+    install removed, or made again at the same paths, which trains its own). Older
+    ``.install`` files name only the Spark jars folder: those archives go with the folder.
+    An archive without one predates them."""
     for old in folder.glob("spark-*.jsa"):
         install = old.with_suffix(".install")
-        if not install.is_file() or not Path(install.read_text(encoding="utf-8").strip()).is_dir():
+        if not install.is_file() or not _usable(install.read_text(encoding="utf-8")):
             old.unlink()
             install.unlink(missing_ok=True)
+
+
+def _usable(recorded: str) -> bool:
+    try:
+        made_from = json.loads(recorded)
+    except ValueError:  # an older .install: the Spark jars folder's path
+        return Path(recorded.strip()).is_dir()
+    try:
+        files = [(str(path), int(size), int(mtime_ns)) for path, size, mtime_ns in made_from]
+    except (TypeError, ValueError):
+        return False
+    return cds.still_usable(files)
 
 
 def current() -> Path | None:

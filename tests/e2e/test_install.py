@@ -87,6 +87,8 @@ def test_sessions_start_from_the_class_archive_setup_trained(spark):
     runtime = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     assert f"-XX:SharedArchiveFile={trained}" in list(runtime.getInputArguments())
     assert "sharing" in spark._jvm.java.lang.System.getProperty("java.vm.info")
+    # what it was made from is recorded, so that a later training keeps it while it fits
+    assert warmup._usable(trained.with_suffix(".install").read_text(encoding="utf-8"))
     # "sharing" holds for the JDK's own ~12 MB archive too: the JVM must have mapped this
     # one (it refuses, silently, an archive whose jars differ in path, size or time)
     jcmd = Path(spark._jvm.java.lang.System.getProperty("java.home")) / "bin" / "jcmd"

@@ -339,3 +339,51 @@ def test_the_class_archive_is_used_only_for_the_jdk_and_jars_it_was_made_with_wh
     assert cds.java_options([str(jar)]) == "" and cds.foreign_java_options([str(jar)]) == ""
     monkeypatch.setenv("RECEIVABLES_CDS_TRAIN", str(tmp_path / "new.jsa"))
     assert cds.java_options([str(jar)]) == f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}"
+
+
+def test_training_removes_only_the_archives_no_jvm_can_map_any_more(tmp_path, monkeypatch):
+    """Each archive's .install lists the files it was made from; an archive goes when one of
+    them is gone or written again (an install made again at the same paths trains its own
+    archive under another key, and the old one would stay forever), not when it belongs to
+    another install that is still there."""
+    from receivables import cds, warmup
+
+    jar = tmp_path / "venv" / "delta-spark.jar"
+    jar.parent.mkdir()
+    jar.write_bytes(b"x" * 10)
+    here = tmp_path / "other-install" / "delta-spark.jar"
+    here.parent.mkdir()
+    here.write_bytes(b"y" * 20)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+
+    def archive(name: str, install: str | None) -> Path:
+        path = cache / f"spark-{name}.jsa"
+        path.write_bytes(b"archive")
+        if install is not None:
+            path.with_suffix(".install").write_text(install, encoding="utf-8")
+        return path
+
+    def made_from(*files: Path) -> str:
+        return json.dumps([[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files])
+
+    rewritten = archive("rewritten", made_from(jar))
+    kept = archive("kept", made_from(here))
+    gone = archive("gone", json.dumps([[str(tmp_path / "removed.jar"), 1, 1]]))
+    old_kept = archive("old-kept", str(here.parent))  # the .install of earlier versions: a folder
+    old_gone = archive("old-gone", str(tmp_path / "removed-venv"))
+    bare = archive("bare", None)
+    garbled = archive("garbled", json.dumps({"not": "a list"}))
+    os.utime(jar, ns=(jar.stat().st_atime_ns, jar.stat().st_mtime_ns + 10**9))  # the same jar, written again
+    warmup._remove_stale(cache)
+    assert sorted(p.name for p in cache.glob("*.jsa")) == sorted([kept.name, old_kept.name])
+    assert sorted(p.name for p in cache.glob("*.install")) == sorted(
+        [kept.with_suffix(".install").name, old_kept.with_suffix(".install").name])
+    assert not any(p.exists() for p in (rewritten, gone, old_gone, bare, garbled))
+    # training records cds.inputs: the java binary, the Spark jars and the given jars, each
+    # with its size and time; usable until one of them changes
+    recorded = cds.inputs([str(jar)])
+    assert recorded is not None and (str(jar.resolve()), 10, jar.stat().st_mtime_ns) in recorded
+    assert len(recorded) > 100 and cds.still_usable(recorded)  # pyspark's jars are there too
+    jar.write_bytes(b"x" * 11)
+    assert not cds.still_usable(recorded)
