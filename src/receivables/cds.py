@@ -60,8 +60,10 @@ def inputs(jar_paths: list[str], spark_jar_dir: Path | None = None) -> list[tupl
 def key(jar_paths: list[str], spark_jar_dir: Path | None = None) -> str | None:
     """The archive's key: a digest of its ``inputs``."""
     found = inputs(jar_paths, spark_jar_dir)
-    if found is None:
-        return None
+    return None if found is None else _digest(found)
+
+
+def _digest(found: list[tuple[str, int, int]]) -> str:
     digest = hashlib.sha256()
     for path, size, mtime_ns in found:
         digest.update(f"{path}:{size}:{mtime_ns}".encode())
@@ -82,8 +84,13 @@ def still_usable(recorded: list[tuple[str, int, int]]) -> bool:
 
 
 def archive(jar_paths: list[str]) -> Path | None:
-    k = key(jar_paths)
-    return cache_dir() / f"spark-{k}.jsa" if k else None
+    found = inputs(jar_paths)
+    return None if found is None else archive_of(found)
+
+
+def archive_of(found: list[tuple[str, int, int]]) -> Path:
+    """The archive made from these ``inputs``."""
+    return cache_dir() / f"spark-{_digest(found)}.jsa"
 
 
 def java_options(jar_paths: list[str]) -> str:

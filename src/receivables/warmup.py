@@ -52,9 +52,10 @@ def train() -> Path:
     from receivables.config import load_settings
 
     found = jars.find(load_settings().jars_dir)
-    target, made_from = cds.archive(found), cds.inputs(found)
-    if target is None or made_from is None:
+    made_from = cds.inputs(found)  # listed once: the archive's name and its .install agree
+    if made_from is None:
         raise RuntimeError("no java found (JAVA_HOME or PATH): nothing to archive")
+    target = cds.archive_of(made_from)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(target.parent)
     with tempfile.TemporaryDirectory(prefix="receivables-cds-") as work:
