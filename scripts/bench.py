@@ -25,6 +25,12 @@ Cases:
       untimed full build): what the night's Spark and Delta operations cost with almost no
       data behind them, the pipeline's own floor under (b)
 
+The two ratios of short cases, (s)/(s0) and (c)/(g0), are the median of ``--pairs`` pairs
+(3 by default): the pair measured with the other cases, then the same two commands again,
+one right after the other, at the end of the run (each further (c) on a fresh copy of the
+output as (b) left it). A few seconds of machine noise move a ratio of 5 or 20 s cases by
+more than the targets' margins; pairs run back to back share the machine's state.
+
 The book: by default a realistic one (`receivables generate --paid-share 0.97`, four years
 of invoices up to the as-of date: ~4 % open); its nights correct and pay recent invoices,
 as a billing system's re-deliveries do. `--worst-case` keeps the earlier shape (one year,
@@ -40,6 +46,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -266,6 +273,8 @@ def main() -> int:
     p.add_argument("--work", default=str(ROOT / "output" / "bench"), help="scratch folder")
     p.add_argument("--conf", default=str(ROOT / "conf" / "bench.yaml"))
     p.add_argument("--report", default=str(ROOT / "docs" / "benchmarks.md"))
+    p.add_argument("--pairs", type=int, default=3,
+                   help="pairs behind the medians of (s)/(s0) and (c)/(g0) (1: the single run's ratios)")
     p.add_argument("--keep-full-build", action="store_true",
                    help="copy the output after (a) to <work>/output_after_full, to profile a night again")
     a = p.parse_args()
@@ -279,6 +288,7 @@ def main() -> int:
     LOGS.append(work / "logs")
     LOGS[0].mkdir()
     results: dict[str, Result] = {}
+    pairs: dict[str, list[tuple[Result, Result]]] = {}  # ratio -> (numerator, denominator) measured together
 
     def dataset(n: int, name: str) -> Path:
         folder = work / name
@@ -326,6 +336,8 @@ def main() -> int:
         results["b" + tag] = measure(f"(b{tag}) 1% night", receivables(
             "run", "--input-dir", str(inbox), "--output-dir", str(out), "--as-of", next_day, conf=conf))
         after_b = versions(out)
+        if a.pairs > 1 and not tag and not a.huge:
+            shutil.copytree(out, work / "output_after_b")  # each further (c) starts from a copy
         results["c" + tag] = measure(f"(c{tag}) no-change night", receivables(
             "run", "--input-dir", str(inbox), "--output-dir", str(out), "--as-of", next_day, conf=conf))
         return commits_between(built, after_b), commits_between(after_b, versions(out))
@@ -349,6 +361,9 @@ def main() -> int:
                    stderr=subprocess.DEVNULL)
     results["g0"] = measure(f"(g0) {n_c} one-row Delta commits, as (c) made", commits(n_c))
     results["g"] = measure(f"(g) {n_b} one-row Delta commits, as (b) made", commits(n_b))
+    session_cmd = reference("session", conf=a.conf)
+    pairs["(s)/(s0)"] = [(results["s"], results["s0"])]
+    pairs["(c)/(g0)"] = [(results["c"], results["g0"])]
     tiny = dataset(TINY, "data_tiny")
     tiny_night = work / "data_tiny_night"
     write_night(tiny, tiny_night, TINY // 100, recent_days=recent)
@@ -358,6 +373,18 @@ def main() -> int:
     deliver(tiny_night, tiny_inbox)
     results["b0"] = measure(f"(b0) the night's steps on {TINY:,} invoices ({TINY // 100} changes)", receivables(
         "run", "--input-dir", str(tiny_inbox), "--output-dir", str(tiny_out), "--as-of", next_day, conf=a.conf))
+    for i in range(2, a.pairs + 1):
+        pairs["(s)/(s0)"].append((
+            measure(f"(s#{i}) bare session, again", session_cmd),
+            measure(f"(s0#{i}) plain JVM, again", session_cmd, env={"RECEIVABLES_CDS": "off"})))
+        again = work / "output_c_again"
+        shutil.rmtree(again, ignore_errors=True)
+        shutil.copytree(work / "output_after_b", again)
+        pairs["(c)/(g0)"].append((
+            measure(f"(c#{i}) no-change night, again", receivables(
+                "run", "--input-dir", str(work / "input"), "--output-dir", str(again), "--as-of", next_day,
+                conf=a.conf)),
+            measure(f"(g0#{i}) {n_c} one-row Delta commits, again", commits(n_c))))
     if a.big:
         big = dataset(a.invoices * 5, "data_big")
         big_night = work / "data_big_night"
@@ -369,7 +396,7 @@ def main() -> int:
         results["d"] = measure("(d) the same night on the 5× base", receivables(
             "run", "--input-dir", str(big_inbox), "--output-dir", str(big_out), "--as-of", next_day, conf=a.conf))
 
-    report(a, results, night_rows, changes, book)
+    report(a, results, night_rows, changes, book, pairs)
     return 0
 
 
@@ -409,9 +436,12 @@ RATIOS = [  # (name, numerator, denominator, factor, target)
 HUGE_TARGETS = {"(b)/(e)": "≤ 0.4", "(m)/(e)": "(≤ 0.4)"}  # at 10,000,000 invoices the night must beat (e)
 
 
-def report(a, results: dict[str, Result], night_rows: dict[str, int], changes: int, book: str) -> None:
+def report(a, results: dict[str, Result], night_rows: dict[str, int], changes: int, book: str,
+           pairs: dict[str, list[tuple[Result, Result]]] | None = None) -> None:
     r = results
-    ratios = [(name, r[x].seconds / r[y].seconds * f, target) for name, x, y, f, target in RATIOS
+    paired = {k: [x.seconds / y.seconds for x, y in v] for k, v in (pairs or {}).items() if len(v) > 1}
+    ratios = [(name, statistics.median(paired[name.split()[0]]) if name.split()[0] in paired
+               else r[x].seconds / r[y].seconds * f, target) for name, x, y, f, target in RATIOS
               if x in r and y in r]
     if a.huge:
         ratios = [(n, v, HUGE_TARGETS.get(n.split()[0], t)) for n, v, t in ratios]
@@ -435,6 +465,9 @@ def report(a, results: dict[str, Result], night_rows: dict[str, int], changes: i
         "|---|---:|---|",
         *[f"| {name} | {value:.2f} | {target} |" for name, value, target in ratios],
         "",
+        *([("; ".join(f"{k} is the median of {len(v)} pairs run one right after the other "
+                      f"({', '.join(f'{x:.2f}' for x in v)}; the first from the cases above)"
+                      for k, v in paired.items()) + "."), ""] if paired else []),
     ]
     text = "\n".join(lines)
     print("\n" + text)
@@ -455,6 +488,7 @@ def report(a, results: dict[str, Result], night_rows: dict[str, int], changes: i
             {"case": x.name, "seconds": round(x.seconds, 1), "peak_mb": round(x.peak_mb)} for x in results.values()
         ],
         "ratios": [{"ratio": name, "measured": round(value, 2), "target": target} for name, value, target in ratios],
+        **({"pairs": {k: [round(x, 2) for x in v] for k, v in paired.items()}} if paired else {}),
     }
     with history.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
