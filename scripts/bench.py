@@ -307,11 +307,12 @@ def main() -> int:
 
     # One untimed session first: the first JVM after a boot reads the jars from disk, and
     # (s), measured first, would pay for it alone.
-    subprocess.run(reference("session", conf=a.conf), check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+    session = reference("session", conf=a.conf)  # (s) and (s0), and their further pairs
+    subprocess.run(session, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     results["s"] = measure("(s) bare Spark + Delta session (class archive, the configured default JIT)",
-                           reference("session", conf=a.conf))
-    results["s0"] = measure("(s0) bare session, plain JVM (no class archive)", reference("session", conf=a.conf),
+                           session)
+    results["s0"] = measure("(s0) bare session, plain JVM (no class archive)", session,
                             env={"RECEIVABLES_CDS": "off"})
     if not a.huge:
         results["f"] = measure("(f) raw floor: CSV → Parquet", reference(
@@ -324,9 +325,15 @@ def main() -> int:
         "night", "--input", str(night), "--day", next_day, "--out", str(work / "layers"), "--as-of", next_day,
         conf=a.conf))
 
+    def inbox_of(tag: str) -> Path:
+        """The input folder nights() of ``tag`` reads."""
+        return work / f"input{tag}"
+
+    after_b = work / "output_after_b"  # the output as (b) left it: where each further (c) starts
+
     def nights(out: Path, conf: str, tag: str = "") -> tuple[int, int]:
         """(a), (b), (c) on ``out``; returns the commits (b) and (c) made."""
-        inbox = landing(base, work / f"input{tag}")
+        inbox = landing(base, inbox_of(tag))
         results["a" + tag] = measure(f"(a{tag}) full build", receivables(
             "run", "--input-dir", str(inbox), "--output-dir", str(out), "--as-of", as_of, conf=conf))
         if a.keep_full_build and not tag:
@@ -335,12 +342,12 @@ def main() -> int:
         deliver(night, inbox)
         results["b" + tag] = measure(f"(b{tag}) 1% night", receivables(
             "run", "--input-dir", str(inbox), "--output-dir", str(out), "--as-of", next_day, conf=conf))
-        after_b = versions(out)
+        versions_after_b = versions(out)
         if a.pairs > 1 and not tag and not a.huge:
-            shutil.copytree(out, work / "output_after_b")  # each further (c) starts from a copy
+            shutil.copytree(out, after_b)
         results["c" + tag] = measure(f"(c{tag}) no-change night", receivables(
             "run", "--input-dir", str(inbox), "--output-dir", str(out), "--as-of", next_day, conf=conf))
-        return commits_between(built, after_b), commits_between(after_b, versions(out))
+        return commits_between(built, versions_after_b), commits_between(versions_after_b, versions(out))
 
     n_b, n_c = nights(out, a.conf)
     book = book_shape(out, a.conf)
@@ -361,7 +368,6 @@ def main() -> int:
                    stderr=subprocess.DEVNULL)
     results["g0"] = measure(f"(g0) {n_c} one-row Delta commits, as (c) made", commits(n_c))
     results["g"] = measure(f"(g) {n_b} one-row Delta commits, as (b) made", commits(n_b))
-    session_cmd = reference("session", conf=a.conf)
     pairs["(s)/(s0)"] = [(results["s"], results["s0"])]
     pairs["(c)/(g0)"] = [(results["c"], results["g0"])]
     tiny = dataset(TINY, "data_tiny")
@@ -375,14 +381,14 @@ def main() -> int:
         "run", "--input-dir", str(tiny_inbox), "--output-dir", str(tiny_out), "--as-of", next_day, conf=a.conf))
     for i in range(2, a.pairs + 1):
         pairs["(s)/(s0)"].append((
-            measure(f"(s#{i}) bare session, again", session_cmd),
-            measure(f"(s0#{i}) plain JVM, again", session_cmd, env={"RECEIVABLES_CDS": "off"})))
+            measure(f"(s#{i}) bare session, again", session),
+            measure(f"(s0#{i}) plain JVM, again", session, env={"RECEIVABLES_CDS": "off"})))
         again = work / "output_c_again"
         shutil.rmtree(again, ignore_errors=True)
-        shutil.copytree(work / "output_after_b", again)
+        shutil.copytree(after_b, again)
         pairs["(c)/(g0)"].append((
             measure(f"(c#{i}) no-change night, again", receivables(
-                "run", "--input-dir", str(work / "input"), "--output-dir", str(again), "--as-of", next_day,
+                "run", "--input-dir", str(inbox_of("")), "--output-dir", str(again), "--as-of", next_day,
                 conf=a.conf)),
             measure(f"(g0#{i}) {n_c} one-row Delta commits, again", commits(n_c))))
     if a.big:
